@@ -1,0 +1,49 @@
+"""``tvm_fusion.compile``: a graph in, a numpy-in/numpy-out callable out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .build import build
+from .checks import index_checks
+from .executor import CompiledGraph
+from .graph import Graph, GraphError
+from .target import as_target
+
+
+def compile(graph: Graph, *, target: Any = None) -> CompiledGraph:  # noqa: A001 - public API name
+    """Compile ``graph`` into a callable.
+
+    Every op is its own kernel with the default per-op schedule (parallel outer spatial
+    axis, vectorised inner axis). Kernels are cached per process.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph; it must have at least one output.
+    target : tvm.target.Target | dict | None
+        Where to run; ``None`` is the host CPU (detected ``mcpu``, all cores).
+
+    Returns
+    -------
+    CompiledGraph
+        ``fn(*arrays, **named_arrays) -> tuple[np.ndarray, ...]``, outputs in output order.
+    """
+    if not graph.outputs:
+        raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
+    target = as_target(target)
+    needed = _live_nodes(graph)
+    kernels = [build([node], [node.output], target) for node in needed]
+    checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]
+    return CompiledGraph(graph, kernels, checks, target)
+
+
+def _live_nodes(graph: Graph):
+    """The nodes the outputs depend on, in graph order (dead branches are not compiled)."""
+    live, stack = set(), list(graph.outputs)
+    while stack:
+        t = stack.pop()
+        if t.producer is not None and id(t.producer) not in live:
+            live.add(id(t.producer))
+            stack.extend(t.producer.inputs)
+    return [n for n in graph.nodes if id(n) in live]

@@ -1,0 +1,102 @@
+"""The compiled graph: a callable taking numpy arrays and returning numpy arrays."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import tvm
+
+from .build import BuiltKernel
+from .checks import IndexCheck, bind_arguments
+from .graph import Graph
+
+
+class CompiledGraph:
+    """Run a graph's kernels in order. Not thread-safe: intermediates are reused across calls.
+
+    Call it with the graph's inputs by name or positionally; it returns a tuple with one numpy
+    array per graph output, in output order.
+    """
+
+    def __init__(self, graph: Graph, kernels: Sequence[BuiltKernel], checks: Sequence[IndexCheck],
+                 target: tvm.target.Target) -> None:
+        self.graph = graph
+        self.kernels = tuple(kernels)
+        self.target = target
+        self.output_names = tuple(t.name for t in graph.outputs)
+        self.input_names = tuple(t.name for t in graph.inputs)
+        self._device = tvm.cpu(0)
+        graph_inputs = set(self.input_names) | set(graph.constants)
+        self._input_checks = [c for c in checks if c.tensor in graph_inputs]
+        self._late_checks: dict[str, list[IndexCheck]] = {}  # kernel's first node -> checks
+        for check in checks:
+            if check.tensor not in graph_inputs:
+                kernel = next(k for k in self.kernels if check.scatter in k.nodes)
+                self._late_checks.setdefault(kernel.nodes[0], []).append(check)
+        for check in self._input_checks:  # constants are checked once, here
+            if check.tensor in graph.constants:
+                check(graph.constants[check.tensor])
+        self._buffers: dict[str, tvm.runtime.Tensor] = {
+            name: tvm.runtime.tensor(value, self._device) for name, value in graph.constants.items()
+        }
+        for kernel in self.kernels:
+            for name in kernel.outputs:
+                t = graph.tensors[name]
+                self._buffers[name] = tvm.runtime.empty(t.shape, t.dtype, self._device)
+
+    @property
+    def num_kernels(self) -> int:
+        return len(self.kernels)
+
+    def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
+        arrays = bind_arguments(self.graph, args, kwargs)
+        for check in self._input_checks:
+            if check.tensor in arrays:
+                check(arrays[check.tensor])
+        self._upload(arrays)
+        self._run(checked=True)
+        return tuple(self._buffers[name].numpy() for name in self.output_names)
+
+    def benchmark(self, *args, repeat: int = 20, min_seconds: float = 0.05, **kwargs) -> float:
+        """Median seconds of one run of all kernels, inputs already on the device."""
+        arrays = bind_arguments(self.graph, args, kwargs)
+        for check in self._input_checks:
+            if check.tensor in arrays:
+                check(arrays[check.tensor])
+        self._upload(arrays)
+        self._run(checked=True)  # warm-up, and the late index checks once
+        start, number = time.perf_counter(), 0
+        while time.perf_counter() - start < min_seconds / repeat or number == 0:
+            self._run(checked=False)
+            number += 1
+        samples = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                self._run(checked=False)
+            samples.append((time.perf_counter() - start) / number)
+        return statistics.median(samples)
+
+    def _upload(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, array in arrays.items():
+            held = self._buffers.get(name)
+            if held is None:
+                self._buffers[name] = tvm.runtime.tensor(array, self._device)
+            else:
+                held.copyfrom(array)
+
+    def _run(self, checked: bool) -> None:
+        buffers = self._buffers
+        for kernel in self.kernels:
+            if checked:
+                for check in self._late_checks.get(kernel.nodes[0], ()):
+                    check(buffers[check.tensor].numpy())
+            kernel.function(*(buffers[n] for n in kernel.inputs),
+                            *(buffers[n] for n in kernel.outputs))
+
+    def __repr__(self) -> str:
+        return (f"CompiledGraph({self.graph.name!r}, kernels={self.num_kernels}, "
+                f"target={self.target})")

@@ -1,0 +1,45 @@
+"""The operator library: for every graph op, its TE stage and its axis relation.
+
+``OPS[op]`` is an :class:`OpDef`. To add an op: add the builder method in ``graph.py`` (shape
+and dtype rules), its compute and axis relation in the family module here, one line in
+``OPS``, and a numpy rule in ``reference.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..graph import BINARY_OPS, REDUCE_OPS, SCATTER_OPS, UNARY_OPS, Node
+from . import elementwise, layout, reduce, scatter
+from .axes import AxisRelation, OutputAxis
+from .scatter import ScatterStage
+
+
+@dataclass(frozen=True)
+class OpDef:
+    family: str  # elementwise | reduce | layout | scatter
+    compute: Callable  # (node, list[te.Tensor]) -> te.Tensor | ScatterStage
+    axes: Callable[[Node], AxisRelation]
+
+
+OPS: dict[str, OpDef] = {
+    **{op: OpDef("elementwise", elementwise.binary_compute, elementwise.binary_axes)
+       for op in BINARY_OPS},
+    **{op: OpDef("elementwise", elementwise.unary_compute, elementwise.unary_axes)
+       for op in UNARY_OPS},
+    "cast": OpDef("elementwise", elementwise.cast_compute, elementwise.unary_axes),
+    **{op: OpDef("reduce", reduce.reduce_compute, reduce.reduce_axes) for op in REDUCE_OPS},
+    "transpose": OpDef("layout", layout.transpose_compute, layout.transpose_axes),
+    "reshape": OpDef("layout", layout.reshape_compute, layout.reshape_axes),
+    "broadcast_to": OpDef("layout", layout.broadcast_to_compute, layout.broadcast_to_axes),
+    **{op: OpDef("scatter", scatter.scatter_compute, scatter.scatter_axes) for op in SCATTER_OPS},
+}
+
+
+def axis_relation(node: Node) -> AxisRelation:
+    """How ``node``'s output axes relate to its input axes."""
+    return OPS[node.op].axes(node)
+
+
+__all__ = ["OPS", "OpDef", "AxisRelation", "OutputAxis", "ScatterStage", "axis_relation"]

@@ -1,0 +1,78 @@
+"""Element-wise ops: binary with numpy broadcasting, unary math, cast."""
+
+from __future__ import annotations
+
+from tvm import te, tirx
+
+from ..graph import Node
+from .axes import AxisRelation, OutputAxis, identity_relation
+from .common import ACCUMULATOR, broadcast_index, cast, dtype_of, expr_dtype
+
+
+def _div(a, b):
+    return tirx.truncdiv(a, b) if "int" in expr_dtype(a) else a / b
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": _div,
+    "maximum": tirx.max,
+    "minimum": tirx.min,
+}
+
+UNARY = {
+    "neg": lambda x: -x,
+    "abs": tirx.abs,
+    "relu": lambda x: tirx.max(x, tirx.const(0, expr_dtype(x))),
+    "exp": tirx.exp,
+    "sqrt": tirx.sqrt,
+    "sigmoid": tirx.sigmoid,
+    "tanh": tirx.tanh,
+}
+TRANSCENDENTAL = ("exp", "sqrt", "sigmoid", "tanh")
+
+
+def binary_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    a, b = inputs
+    a_shape, b_shape = (t.shape for t in node.inputs)
+    shape = node.output.shape
+    fn = BINARY[node.op]
+
+    def body(*index):
+        return fn(a[broadcast_index(a_shape, shape, index)], b[broadcast_index(b_shape, shape, index)])
+
+    return te.compute(shape, body, name=node.name)
+
+
+def unary_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    fn, dtype = UNARY[node.op], dtype_of(x)
+    # fp16 transcendental math runs in fp32 and rounds once, as numpy does
+    compute_dtype = ACCUMULATOR.get(dtype, dtype) if node.op in TRANSCENDENTAL else dtype
+    return te.compute(node.output.shape, lambda *i: cast(fn(cast(x[i], compute_dtype)), dtype), name=node.name)
+
+
+def cast_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    return te.compute(node.output.shape, lambda *i: cast(x[i], node.attrs["dtype"]), name=node.name)
+
+
+def binary_axes(node: Node) -> AxisRelation:
+    out_shape = node.output.shape
+    axes = []
+    for d, extent in enumerate(out_shape):
+        sources, broadcast = [], False
+        for pos, t in enumerate(node.inputs):
+            in_axis = d - (len(out_shape) - t.ndim)
+            if in_axis >= 0 and t.shape[in_axis] == extent:
+                sources.append((pos, in_axis))
+            else:
+                broadcast = True
+        axes.append(OutputAxis("broadcast" if broadcast else "identity", tuple(sources)))
+    return AxisRelation(tuple(axes))
+
+
+def unary_axes(node: Node) -> AxisRelation:
+    return identity_relation(node.output.ndim)

@@ -1,0 +1,116 @@
+"""Layout ops: transpose, reshape (row-major), broadcast_to. They move data, compute nothing."""
+
+from __future__ import annotations
+
+import math
+
+from tvm import te, tirx
+
+from ..graph import Node
+from .axes import AxisRelation, OutputAxis
+from .common import broadcast_index
+
+
+def transpose_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    perm = node.attrs["perm"]
+    inverse = [perm.index(d) for d in range(len(perm))]
+    return te.compute(node.output.shape, lambda *i: x[tuple(i[inverse[d]] for d in range(len(perm)))],
+                      name=node.name)
+
+
+def _unravel(linear, shape):
+    index = []
+    for extent in reversed(shape):
+        index.append(tirx.truncmod(linear, extent) if extent != 1 else tirx.const(0, "int32"))
+        linear = tirx.truncdiv(linear, extent)
+    return tuple(reversed(index))
+
+
+def reshape_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    out_shape = node.output.shape
+
+    def body(*index):
+        linear = tirx.const(0, "int32")
+        for i, extent in zip(index, out_shape):
+            linear = linear * extent + i
+        return x[_unravel(linear, node.inputs[0].shape)]
+
+    return te.compute(out_shape, body, name=node.name)
+
+
+def broadcast_to_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    shape = node.output.shape
+    return te.compute(shape, lambda *i: x[broadcast_index(node.inputs[0].shape, shape, i)],
+                      name=node.name)
+
+
+def transpose_axes(node: Node) -> AxisRelation:
+    perm = node.attrs["perm"]
+    return AxisRelation(tuple(
+        OutputAxis("identity" if p == d else "permute", ((0, p),)) for d, p in enumerate(perm)
+    ))
+
+
+def reshape_groups(in_shape, out_shape) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Pair up the smallest runs of input and output axes with equal element counts.
+
+    ``(6, 5) -> (2, 3, 5)`` gives ``[((0,), (0, 1)), ((1,), (2,))]``. Size-1 axes join the run
+    before them (or the first run).
+    """
+    groups, i, j = [], 0, 0
+    while i < len(in_shape) or j < len(out_shape):
+        gi, gj = [i] if i < len(in_shape) else [], [j] if j < len(out_shape) else []
+        pi = in_shape[i] if gi else 1
+        pj = out_shape[j] if gj else 1
+        i, j = i + len(gi), j + len(gj)
+        while pi != pj:
+            if pi < pj:
+                gi.append(i)
+                pi *= in_shape[i]
+                i += 1
+            else:
+                gj.append(j)
+                pj *= out_shape[j]
+                j += 1
+        # absorb trailing size-1 axes so every axis lands in exactly one group
+        while i < len(in_shape) and in_shape[i] == 1 and (j >= len(out_shape) or out_shape[j] != 1):
+            gi.append(i)
+            i += 1
+        while j < len(out_shape) and out_shape[j] == 1 and (i >= len(in_shape) or in_shape[i] != 1):
+            gj.append(j)
+            j += 1
+        groups.append((tuple(gi), tuple(gj)))
+    assert all(math.prod(in_shape[a] for a in gi) == math.prod(out_shape[b] for b in gj)
+               for gi, gj in groups)
+    return groups
+
+
+def reshape_axes(node: Node) -> AxisRelation:
+    in_shape, out_shape = node.inputs[0].shape, node.output.shape
+    outputs: list[OutputAxis | None] = [None] * len(out_shape)
+    for gi, gj in reshape_groups(in_shape, out_shape):
+        real_in = [a for a in gi if in_shape[a] != 1] or list(gi)
+        kind = ("identity" if len(real_in) == 1 and len(gj) == 1 else
+                "split" if len(real_in) == 1 else "merge" if len(gj) == 1 else "reshape")
+        for b in gj:
+            if out_shape[b] == 1 and len(gj) > 1:
+                outputs[b] = OutputAxis("split", ())
+            else:
+                outputs[b] = OutputAxis(kind, tuple((0, a) for a in real_in))
+    return AxisRelation(tuple(outputs))
+
+
+def broadcast_to_axes(node: Node) -> AxisRelation:
+    (x,), shape = node.inputs, node.output.shape
+    offset = len(shape) - x.ndim
+    outputs = []
+    for d, extent in enumerate(shape):
+        in_axis = d - offset
+        if in_axis >= 0 and x.shape[in_axis] == extent:
+            outputs.append(OutputAxis("identity", ((0, in_axis),)))
+        else:
+            outputs.append(OutputAxis("broadcast", ()))
+    return AxisRelation(tuple(outputs))

@@ -1,0 +1,53 @@
+"""Targets: the host CPU by default, as the dict form TVM 0.27 requires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tvm
+
+from . import settings
+
+
+def host_target(cores: int | None = None) -> tvm.target.Target:
+    """The LLVM target of this machine (detected ``mcpu``, its core count)."""
+    mcpu = settings.mcpu() or tvm.target.codegen.llvm_get_system_cpu()
+    return tvm.target.Target({"kind": "llvm", "mcpu": mcpu,
+                              "num-cores": cores or settings.num_cores()})
+
+
+def as_target(target: Any = None) -> tvm.target.Target:
+    """Accept ``None`` (host), a ``Target``, a dict or a JSON/dict-like string."""
+    if target is None:
+        return host_target()
+    if isinstance(target, tvm.target.Target):
+        return target
+    try:
+        return tvm.target.Target(target)
+    except Exception as err:  # TVM raises its own error types; make the fix obvious
+        raise ValueError(
+            f"invalid target {target!r}: {err}. TVM 0.27 wants a dict, e.g. "
+            '{"kind": "llvm", "mcpu": "znver3", "num-cores": 2}'
+        ) from None
+
+
+def num_cores(target: tvm.target.Target) -> int:
+    return int(target.attrs.get("num-cores", settings.num_cores()))
+
+
+def vector_bytes(target: tvm.target.Target) -> int:
+    """Width of one SIMD register in bytes (64 with AVX-512, 32 with AVX/AVX2, else 16)."""
+    if target.kind.name != "llvm":
+        return 16
+    features = tvm.target.codegen.llvm_get_cpu_features(target)
+    if "avx512f" in features:
+        return 64
+    if "avx2" in features or "avx" in features:
+        return 32
+    return 16
+
+
+def target_key(target: tvm.target.Target) -> str:
+    """A short stable name for a target, e.g. ``llvm-znver3-2c``."""
+    mcpu = target.attrs.get("mcpu", "generic")
+    return f"{target.kind.name}-{mcpu}-{num_cores(target)}c"
