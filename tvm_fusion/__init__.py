@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+
+from . import reference, workloads
 from .graph import Graph, GraphError, Node, Tensor
 
 __version__ = "0.1.0"
 
+_LAZY = {"compile": "tvm_fusion.compiler"}  # these import TVM (~1 s): load on first use
 
-def __getattr__(name):  # keep `import tvm_fusion` light: TVM loads on first use
-    if name == "compile":
-        from .compiler import compile
 
-        return compile
-    if name == "workloads":
-        from . import workloads
-
-        return workloads
-    if name == "reference":
-        from . import reference
-
-        return reference
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tvm_fusion' has no attribute {name!r}")
 
 

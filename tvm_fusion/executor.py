@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +10,7 @@ import tvm
 from .build import BuiltKernel
 from .checks import IndexCheck, bind_arguments
 from .graph import Graph
+from .timing import median_seconds
 
 
 class CompiledGraph:
@@ -60,25 +59,18 @@ class CompiledGraph:
         self._run(checked=True)
         return tuple(self._buffers[name].numpy() for name in self.output_names)
 
-    def benchmark(self, *args, repeat: int = 20, min_seconds: float = 0.05, **kwargs) -> float:
-        """Median seconds of one run of all kernels, inputs already on the device."""
+    def benchmark(self, *args, repeat: int = 15, **kwargs) -> float:
+        """Median seconds of one run of all kernels, inputs already on the device.
+
+        Input and index checks run once before timing; copies in and out are not timed.
+        """
         arrays = bind_arguments(self.graph, args, kwargs)
         for check in self._input_checks:
             if check.tensor in arrays:
                 check(arrays[check.tensor])
         self._upload(arrays)
-        self._run(checked=True)  # warm-up, and the late index checks once
-        start, number = time.perf_counter(), 0
-        while time.perf_counter() - start < min_seconds / repeat or number == 0:
-            self._run(checked=False)
-            number += 1
-        samples = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for _ in range(number):
-                self._run(checked=False)
-            samples.append((time.perf_counter() - start) / number)
-        return statistics.median(samples)
+        self._run(checked=True)
+        return median_seconds(lambda: self._run(checked=False), repeat=repeat)
 
     def _upload(self, arrays: dict[str, np.ndarray]) -> None:
         for name, array in arrays.items():

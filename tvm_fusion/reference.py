@@ -1,0 +1,131 @@
+"""A numpy interpreter for graphs: the oracle that ``compile`` is checked against.
+
+Every rule follows ONNX (and ``onnx.reference``): fp16 element-wise ops round per op,
+transcendental fp16 math and fp16 sums/means/products are computed in fp32 and rounded once,
+integer sums wrap in their dtype, integer division and means truncate toward zero, scatter
+applies updates in index order (``ufunc.at``), so duplicates combine sequentially.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .graph import Graph, Node
+
+F32 = np.float32
+
+
+def _wide(x: np.ndarray) -> np.ndarray:
+    return x.astype(F32) if x.dtype == np.float16 else x
+
+
+def _div(a, b):
+    if np.issubdtype(a.dtype, np.integer):
+        q = np.floor_divide(a, b)
+        return q + ((q < 0) & (q * b != a)).astype(a.dtype)
+    return a / b
+
+
+def _unary_float(fn):
+    return lambda x: fn(_wide(x)).astype(x.dtype)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _reduce(kind: str):
+    def run(node: Node, x: np.ndarray) -> np.ndarray:
+        axes, keep = node.attrs["axes"], node.attrs["keepdims"]
+        if kind in ("max", "min"):
+            return getattr(np, kind)(x, axis=axes, keepdims=keep)
+        if kind == "mean" and np.issubdtype(x.dtype, np.integer):
+            total = np.sum(x, axis=axes, keepdims=keep, dtype=x.dtype)
+            count = np.array(int(np.prod([x.shape[a] for a in axes])), dtype=x.dtype)
+            return np.asarray(_div(total, count), dtype=x.dtype)
+        fn = {"sum": np.sum, "prod": np.prod, "mean": np.mean}[kind]
+        wide = _wide(x)
+        return np.asarray(fn(wide, axis=axes, keepdims=keep, dtype=wide.dtype)).astype(x.dtype)
+
+    return run
+
+
+SCATTER_UFUNC = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+def _scatter_apply(out, position, updates, reduction):
+    if reduction == "none":
+        out[position] = updates
+    else:
+        SCATTER_UFUNC[reduction].at(out, position, updates)
+    return out
+
+
+def scatter_nd(node: Node, data, indices, updates):
+    k = indices.shape[-1]
+    wrapped = np.where(indices < 0, indices + np.array(data.shape[:k]), indices)
+    rows = wrapped.reshape(-1, k)
+    upd = updates.reshape((rows.shape[0],) + data.shape[k:])
+    out = data.copy()
+    if node.attrs["reduction"] == "none":  # sequential: the last duplicate wins
+        for r in range(rows.shape[0]):
+            out[tuple(rows[r])] = upd[r]
+        return out
+    return _scatter_apply(out, tuple(rows.T), upd, node.attrs["reduction"])
+
+
+def scatter_elements(node: Node, data, indices, updates):
+    axis = node.attrs["axis"]
+    wrapped = np.where(indices < 0, indices + data.shape[axis], indices)
+    position = list(np.indices(indices.shape, sparse=True))
+    position[axis] = wrapped
+    position = tuple(np.broadcast_arrays(*position))
+    out = data.copy()
+    if node.attrs["reduction"] == "none":
+        for flat in range(indices.size):
+            at = tuple(p.flat[flat] for p in position)
+            out[at] = updates.flat[flat]
+        return out
+    return _scatter_apply(out, position, updates, node.attrs["reduction"])
+
+
+NUMPY: dict[str, Callable] = {
+    "add": lambda n, a, b: a + b,
+    "sub": lambda n, a, b: a - b,
+    "mul": lambda n, a, b: a * b,
+    "div": lambda n, a, b: _div(a, b),
+    "maximum": lambda n, a, b: np.maximum(a, b),
+    "minimum": lambda n, a, b: np.minimum(a, b),
+    "neg": lambda n, x: -x,
+    "abs": lambda n, x: np.abs(x),
+    "relu": lambda n, x: np.maximum(x, np.zeros((), x.dtype)),
+    "exp": lambda n, x: _unary_float(np.exp)(x),
+    "sqrt": lambda n, x: _unary_float(np.sqrt)(x),
+    "sigmoid": lambda n, x: _unary_float(_sigmoid)(x),
+    "tanh": lambda n, x: _unary_float(np.tanh)(x),
+    "cast": lambda n, x: x.astype(n.attrs["dtype"]),
+    "reduce_sum": _reduce("sum"),
+    "reduce_max": _reduce("max"),
+    "reduce_min": _reduce("min"),
+    "reduce_mean": _reduce("mean"),
+    "reduce_prod": _reduce("prod"),
+    "transpose": lambda n, x: np.ascontiguousarray(np.transpose(x, n.attrs["perm"])),
+    "reshape": lambda n, x: x.reshape(n.attrs["shape"]),
+    "broadcast_to": lambda n, x: np.ascontiguousarray(np.broadcast_to(x, n.attrs["shape"])),
+    "scatter_nd": scatter_nd,
+    "scatter_elements": scatter_elements,
+}
+
+
+def run(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Evaluate ``graph`` with numpy; returns the outputs in output order."""
+    values = dict(graph.constants)
+    values.update(inputs)
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            result = NUMPY[node.op](node, *(values[t.name] for t in node.inputs))
+            values[node.name] = np.asarray(result, dtype=node.output.dtype).reshape(
+                node.output.shape)
+    return tuple(values[t.name] for t in graph.outputs)
