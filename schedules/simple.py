@@ -91,11 +91,11 @@ def _reduction(sch, block, cores, vector_bytes) -> None:
             fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
             if parallel and _extent(sch, fused) > 1:
                 sch.parallel(fused)
-        sch.decompose_reduction(block, reduce[0])
         inner = sch.get_loops(block)[-1]
         if _extent(sch, inner) % lanes == 0:
             _, vec = sch.split(inner, [None, lanes])
             sch.vectorize(vec)
+        sch.decompose_reduction(block, reduce[0])
         return
     # Phase 2: contiguous reduction: parallel over the spatial loops, serial reduce inside
     if spatial and parallel:
