@@ -119,8 +119,8 @@ NUMPY: dict[str, Callable] = {
 }
 
 
-def run(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Evaluate ``graph`` with numpy; returns the outputs in output order."""
+def evaluate(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every tensor of ``graph`` (inputs, constants, node outputs) by name, computed with numpy."""
     values = dict(graph.constants)
     values.update(inputs)
     with np.errstate(all="ignore"):
@@ -128,4 +128,10 @@ def run(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
             result = NUMPY[node.op](node, *(values[t.name] for t in node.inputs))
             values[node.name] = np.asarray(result, dtype=node.output.dtype).reshape(
                 node.output.shape)
+    return values
+
+
+def run(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Evaluate ``graph`` with numpy; returns the outputs in output order."""
+    values = evaluate(graph, inputs)
     return tuple(values[t.name] for t in graph.outputs)
