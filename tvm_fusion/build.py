@@ -60,7 +60,6 @@ def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
           target: tvm.target.Target) -> BuiltKernel:
     """Lower, schedule and compile ``nodes`` into one kernel (cached per process)."""
     key = (kernel_signature(nodes, outputs), str(target), "simple")
-    kernel = None
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is None:
