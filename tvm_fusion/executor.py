@@ -51,12 +51,7 @@ class CompiledGraph:
         return len(self.kernels)
 
     def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
-        arrays = bind_arguments(self.graph, args, kwargs)
-        for check in self._input_checks:
-            if check.tensor in arrays:
-                check(arrays[check.tensor])
-        self._upload(arrays)
-        self._run(checked=True)
+        self._run_checked(args, kwargs)
         return tuple(self._buffers[name].numpy() for name in self.output_names)
 
     def benchmark(self, *args, repeat: int = 15, **kwargs) -> float:
@@ -64,13 +59,17 @@ class CompiledGraph:
 
         Input and index checks run once before timing; copies in and out are not timed.
         """
+        self._run_checked(args, kwargs)
+        return median_seconds(lambda: self._run(checked=False), repeat=repeat)
+
+    def _run_checked(self, args: tuple, kwargs: dict) -> None:
+        """Bind and check the inputs, copy them to the device, run every kernel once."""
         arrays = bind_arguments(self.graph, args, kwargs)
         for check in self._input_checks:
             if check.tensor in arrays:
                 check(arrays[check.tensor])
         self._upload(arrays)
         self._run(checked=True)
-        return median_seconds(lambda: self._run(checked=False), repeat=repeat)
 
     def _upload(self, arrays: dict[str, np.ndarray]) -> None:
         for name, array in arrays.items():
