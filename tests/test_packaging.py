@@ -1,6 +1,7 @@
 """`schedules/` is importable as `tvm_fusion.schedules` from editable and wheel installs."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,8 +18,14 @@ def test_editable_install_maps_schedules_to_the_repository_folder():
 
 
 def test_wheel_install_contains_and_imports_schedules(tmp_path):
+    source = tmp_path / "src"  # build from a copy: setuptools leaves build/ in the source tree
+    for part in ("tvm_fusion", "schedules"):
+        shutil.copytree(ROOT / part, source / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / part, source / part)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path / "dist"), str(ROOT)], check=True)
+                    str(tmp_path / "dist"), str(source)], check=True)
     (wheel,) = (tmp_path / "dist").glob("tvm_fusion-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "tvm_fusion/schedules/simple.py" in names

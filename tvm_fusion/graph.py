@@ -85,12 +85,16 @@ def _check_shape(shape, what: str) -> tuple[int, ...]:
     except TypeError:
         raise GraphError(f"{what}: shape must be a sequence of ints, got {shape!r}") from None
     if any(d <= 0 for d in dims) or any(int(d) != d for d in shape):
-        raise GraphError(f"{what}: every dimension must be a positive int, got {_fmt_shape(dims)}")
+        raise GraphError(f"{what}: every dimension must be a positive int, got "
+                         f"{_fmt_shape(tuple(shape))}")  # as given: (2, 2.5), not (2, 2)
     return dims
 
 
 def _check_dtype(dtype, what: str) -> str:
-    name = str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
+    try:
+        name = str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
+    except TypeError:  # not a dtype at all (e.g. 123): a GraphError like any other bad dtype
+        name = repr(dtype)
     if name not in DTYPES:
         raise GraphError(f"{what}: dtype must be one of {', '.join(DTYPES)}, got {name!r}")
     return name
@@ -385,13 +389,15 @@ class Graph:
         if x.dtype not in NUMERIC_DTYPES:
             raise GraphError(f"{op}: input '{x.name}' has dtype {x.dtype}, expected one of "
                              f"{', '.join(NUMERIC_DTYPES)}")
-        if axes is None or (not isinstance(axes, int) and len(axes) == 0):
+        if axes is None or (not isinstance(axes, (int, np.integer)) and len(axes) == 0):
             norm = tuple(range(x.ndim))
         else:
-            axes = [axes] if isinstance(axes, int) else list(axes)
+            axes = [int(axes)] if isinstance(axes, (int, np.integer)) else list(axes)
             norm = tuple(self._normalize_axis(op, x, a) for a in axes)
             if len(set(norm)) != len(norm):
-                raise GraphError(f"{op}: axes {axes} of '{x.name}' name the same axis twice")
+                twice = next(a for a in norm if norm.count(a) > 1)
+                raise GraphError(f"{op}: axes {axes} of '{x.name}' {_fmt_shape(x.shape)} name "
+                                 f"axis {twice} twice, expected distinct axes")
             norm = tuple(sorted(norm))
         keepdims = bool(keepdims)
         shape = tuple(1 if d in norm else n for d, n in enumerate(x.shape) if keepdims or d not in norm)
@@ -409,8 +415,8 @@ class Graph:
             raise GraphError(f"{op}: updates '{updates.name}' must have the dtype of data "
                              f"'{data.name}': expected {data.dtype}, got {updates.dtype}")
         if reduction not in SCATTER_REDUCTIONS:
-            raise GraphError(f"{op}: reduction must be one of {', '.join(SCATTER_REDUCTIONS)}, "
-                             f"got {reduction!r}")
+            raise GraphError(f"{op} into '{data.name}': reduction must be one of "
+                             f"{', '.join(SCATTER_REDUCTIONS)}, got {reduction!r}")
         if reduction != "none" and data.dtype == "bool":
             raise GraphError(f"{op}: reduction '{reduction}' needs numeric data, "
                              f"'{data.name}' is bool")
