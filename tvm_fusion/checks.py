@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import Graph, Node, Tensor, _fmt_shape
+from .graph import Graph, Tensor, format_shape
 
 LAYOUT_ONLY = ("reshape", "transpose", "broadcast_to")
 
@@ -87,8 +87,8 @@ def check_input(graph_input: Tensor, value) -> np.ndarray:
             f"(convert with .astype('{graph_input.dtype}'))")
     if array.shape != graph_input.shape:
         raise InputError(
-            f"input '{graph_input.name}': expected shape {_fmt_shape(graph_input.shape)}, got "
-            f"{_fmt_shape(array.shape)}")
+            f"input '{graph_input.name}': expected shape {format_shape(graph_input.shape)}, got "
+            f"{format_shape(array.shape)}")
     return array
 
 
@@ -110,6 +110,3 @@ def bind_arguments(graph: Graph, args: tuple, kwargs: dict) -> dict[str, np.ndar
         raise InputError(f"missing inputs: {', '.join(missing)} (expected: {', '.join(names)})")
     return {t.name: check_input(t, bound[t.name]) for t in graph.inputs}
 
-
-def is_scatter(node: Node) -> bool:
-    return node.op in ("scatter_nd", "scatter_elements")

@@ -75,7 +75,7 @@ class Node:
     output: Tensor = field(default=None, repr=False)  # type: ignore[assignment]
 
 
-def _fmt_shape(shape) -> str:
+def format_shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -86,7 +86,7 @@ def _check_shape(shape, what: str) -> tuple[int, ...]:
         raise GraphError(f"{what}: shape must be a sequence of ints, got {shape!r}") from None
     if any(d <= 0 for d in dims) or any(int(d) != d for d in shape):
         raise GraphError(f"{what}: every dimension must be a positive int, got "
-                         f"{_fmt_shape(tuple(shape))}")  # as given: (2, 2.5), not (2, 2)
+                         f"{format_shape(tuple(shape))}")  # as given: (2, 2.5), not (2, 2)
     return dims
 
 
@@ -106,8 +106,8 @@ def broadcast_shapes(op: str, a: Tensor, b: Tensor) -> tuple[int, ...]:
     for da, db in itertools.zip_longest(reversed(a.shape), reversed(b.shape), fillvalue=1):
         if da != db and da != 1 and db != 1:
             raise GraphError(
-                f"{op}: cannot broadcast '{a.name}' {_fmt_shape(a.shape)} with '{b.name}' "
-                f"{_fmt_shape(b.shape)}: dimension {da} vs {db} (expected equal or 1)"
+                f"{op}: cannot broadcast '{a.name}' {format_shape(a.shape)} with '{b.name}' "
+                f"{format_shape(b.shape)}: dimension {da} vs {db} (expected equal or 1)"
             )
         out.append(max(da, db))
     return tuple(reversed(out))
@@ -231,7 +231,7 @@ class Graph:
         perm = tuple(range(x.ndim))[::-1] if perm is None else tuple(int(p) for p in perm)
         if sorted(perm) != list(range(x.ndim)):
             raise GraphError(
-                f"transpose of '{x.name}' {_fmt_shape(x.shape)}: perm must be a permutation of "
+                f"transpose of '{x.name}' {format_shape(x.shape)}: perm must be a permutation of "
                 f"0..{x.ndim - 1}, got {list(perm)}"
             )
         shape = tuple(x.shape[p] for p in perm)
@@ -240,7 +240,7 @@ class Graph:
     def reshape(self, x: Tensor, shape, *, name: str | None = None) -> Tensor:
         """Reshape (row-major); one entry may be -1 (inferred), 0 copies the input dim."""
         self._own(x, "reshape", "input")
-        what = f"reshape of '{x.name}' {_fmt_shape(x.shape)} to {list(shape)}"
+        what = f"reshape of '{x.name}' {format_shape(x.shape)} to {list(shape)}"
         dims = [int(d) for d in shape]
         if dims.count(-1) > 1 or any(d < -1 for d in dims):
             raise GraphError(f"{what}: at most one -1 and no other negative entry allowed")
@@ -267,8 +267,8 @@ class Graph:
         )
         if not ok:
             raise GraphError(
-                f"broadcast_to: cannot broadcast '{x.name}' {_fmt_shape(x.shape)} to "
-                f"{_fmt_shape(shape)} (each input dim must equal the target dim or be 1)"
+                f"broadcast_to: cannot broadcast '{x.name}' {format_shape(x.shape)} to "
+                f"{format_shape(shape)} (each input dim must equal the target dim or be 1)"
             )
         return self._add_node("broadcast_to", name, (x,), {"shape": shape}, shape, x.dtype)
 
@@ -284,8 +284,8 @@ class Graph:
                              f"'{data.name}': expected {data.ndim}, got {indices.ndim}")
         if indices.shape != updates.shape:
             raise GraphError(f"{op}: updates '{updates.name}' must have the shape of indices "
-                             f"'{indices.name}': expected {_fmt_shape(indices.shape)}, "
-                             f"got {_fmt_shape(updates.shape)}")
+                             f"'{indices.name}': expected {format_shape(indices.shape)}, "
+                             f"got {format_shape(updates.shape)}")
         for d in range(data.ndim):
             if d != axis and indices.shape[d] > data.shape[d]:
                 raise GraphError(f"{op}: indices '{indices.name}' dim {d} is {indices.shape[d]}, "
@@ -300,14 +300,14 @@ class Graph:
         self._check_scatter_operands(op, data, indices, updates, reduction)
         if indices.ndim < 1 or not 1 <= indices.shape[-1] <= data.ndim:
             raise GraphError(f"{op}: the last dim of indices '{indices.name}' "
-                             f"{_fmt_shape(indices.shape)} must be in 1..{data.ndim} "
+                             f"{format_shape(indices.shape)} must be in 1..{data.ndim} "
                              f"(the rank of data '{data.name}')")
         k = indices.shape[-1]
         expected = indices.shape[:-1] + data.shape[k:]
         if updates.shape != expected:
             raise GraphError(f"{op}: updates '{updates.name}' must have shape indices.shape[:-1] "
-                             f"+ data.shape[{k}:]: expected {_fmt_shape(expected)}, "
-                             f"got {_fmt_shape(updates.shape)}")
+                             f"+ data.shape[{k}:]: expected {format_shape(expected)}, "
+                             f"got {format_shape(updates.shape)}")
         attrs = {"reduction": reduction}
         return self._add_node(op, name, (data, indices, updates), attrs, data.shape, data.dtype)
 
@@ -318,14 +318,14 @@ class Graph:
     def __repr__(self) -> str:
         lines = [f"Graph '{self.name}':"]
         for t in self.inputs:
-            lines.append(f"  input  {t.name}: {t.dtype}{_fmt_shape(t.shape)}")
+            lines.append(f"  input  {t.name}: {t.dtype}{format_shape(t.shape)}")
         for name, value in self.constants.items():
-            lines.append(f"  const  {name}: {value.dtype}{_fmt_shape(value.shape)}")
+            lines.append(f"  const  {name}: {value.dtype}{format_shape(value.shape)}")
         for n in self.nodes:
             args = ", ".join(t.name for t in n.inputs)
             attrs = "".join(f", {k}={v}" for k, v in n.attrs.items())
             out = n.output
-            lines.append(f"  {out.name} = {n.op}({args}{attrs}): {out.dtype}{_fmt_shape(out.shape)}")
+            lines.append(f"  {out.name} = {n.op}({args}{attrs}): {out.dtype}{format_shape(out.shape)}")
         lines.append("  outputs: " + ", ".join(t.name for t in self.outputs))
         return "\n".join(lines)
 
@@ -381,7 +381,7 @@ class Graph:
         axis = int(axis)
         if not -x.ndim <= axis < x.ndim:
             raise GraphError(f"{op}: axis {axis} is out of range for '{x.name}' "
-                             f"{_fmt_shape(x.shape)}: expected in [{-x.ndim}, {x.ndim - 1}]")
+                             f"{format_shape(x.shape)}: expected in [{-x.ndim}, {x.ndim - 1}]")
         return axis % x.ndim
 
     def _reduce(self, op: str, x: Tensor, axes, keepdims: bool, name) -> Tensor:
@@ -396,7 +396,7 @@ class Graph:
             norm = tuple(self._normalize_axis(op, x, a) for a in axes)
             if len(set(norm)) != len(norm):
                 twice = next(a for a in norm if norm.count(a) > 1)
-                raise GraphError(f"{op}: axes {axes} of '{x.name}' {_fmt_shape(x.shape)} name "
+                raise GraphError(f"{op}: axes {axes} of '{x.name}' {format_shape(x.shape)} name "
                                  f"axis {twice} twice, expected distinct axes")
             norm = tuple(sorted(norm))
         keepdims = bool(keepdims)
