@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -226,8 +227,9 @@ def _assert_matches(c: Chain, out: np.ndarray) -> None:
 @settings(max_examples=100, deadline=None, derandomize=True, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(chains())
-def test_random_chain_matches_numpy(c: Chain):
-    (out,) = tf.compile(c.graph)(**c.inputs)
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "per-op"])
+def test_random_chain_matches_numpy(fuse: bool, c: Chain):
+    (out,) = tf.compile(c.graph, fuse=fuse)(**c.inputs)
     _assert_matches(c, out)
 
 

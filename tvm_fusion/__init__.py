@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from . import reference, workloads
+from .fuse import FusionGroup, fuse
 from .graph import Graph, GraphError, Node, Tensor
 
 __version__ = "0.1.0"
@@ -18,5 +19,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tvm_fusion' has no attribute {name!r}")
 
 
-__all__ = ["Graph", "GraphError", "Node", "Tensor", "compile", "workloads", "reference",
-           "__version__"]
+__all__ = ["FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile", "fuse",
+           "workloads", "reference", "__version__"]

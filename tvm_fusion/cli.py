@@ -17,8 +17,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     names = args.workloads or list(DEMO_WORKLOADS)
     print(f"tvm-fusion demo on {as_target(None)}")
-    print("every op is its own kernel (default per-op schedules); latency = median of "
-          f"{args.repeat} repeats, inputs already in memory\n")
+    print("one kernel per fusion group, simple per-block schedules (intermediates not yet "
+          f"inlined); latency = median of {args.repeat} repeats, inputs already in memory\n")
     rows = []
     for name in names:
         print(f"  {name}: compiling, checking against numpy, timing ...", flush=True)

@@ -7,15 +7,19 @@ from typing import Any
 from .build import build
 from .checks import index_checks
 from .executor import CompiledGraph
+from .fuse import fuse as partition
 from .graph import Graph, GraphError
 from .target import as_target
 
 
-def compile(graph: Graph, *, target: Any = None) -> CompiledGraph:  # noqa: A001 - public API name
+def compile(graph: Graph, *, target: Any = None, fuse: bool = True) -> CompiledGraph:  # noqa: A001 - public API name
     """Compile ``graph`` into a callable.
 
-    Every op is its own kernel with the default per-op schedule (parallel outer spatial
-    axis, vectorised inner axis). Kernels are cached per process.
+    With ``fuse=True`` every fusion group (:func:`tvm_fusion.fuse.fuse`) is one kernel; with
+    ``fuse=False`` every op is its own kernel (the baseline). Each block gets the simple
+    default schedule (parallel outer spatial axis, vectorised inner axis); intermediates of a
+    fused kernel are still function-local buffers: inlining them is the fusion templates' job.
+    Kernels are cached per process.
 
     Parameters
     ----------
@@ -23,6 +27,8 @@ def compile(graph: Graph, *, target: Any = None) -> CompiledGraph:  # noqa: A001
         The graph; it must have at least one output.
     target : tvm.target.Target | dict | None
         Where to run; ``None`` is the host CPU (detected ``mcpu``, all cores).
+    fuse : bool
+        One kernel per fusion group (default) or one kernel per op.
 
     Returns
     -------
@@ -33,7 +39,11 @@ def compile(graph: Graph, *, target: Any = None) -> CompiledGraph:  # noqa: A001
         raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
     target = as_target(target)
     needed = _live_nodes(graph)
-    kernels = [build([node], [node.output], target) for node in needed]
+    if fuse:
+        kernels = [build(group.nodes, group.outputs, target)
+                   for group in partition(graph, needed)]
+    else:
+        kernels = [build([node], [node.output], target) for node in needed]
     checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]
     return CompiledGraph(graph, kernels, checks, target)
 

@@ -203,16 +203,19 @@ def test_cast_float32_to_float16_rounds_to_nearest_even():
 
 
 def test_chain_of_elementwise_ops(rng):
-    """Several per-op kernels in sequence, with a broadcast in the middle."""
+    """One fused kernel, and five per-op kernels in sequence, with a broadcast in the middle."""
     def build(g, x, w):
         return g.tanh(g.mul(g.relu(g.sub(x, w)), g.sigmoid(w)))
 
     fn = compile_fn({"x": ((7, 61, 59), "float32"), "w": ((61, 1), "float32")}, build)
     x = random_array(rng, (7, 61, 59), "float32", -2, 2)
     w = random_array(rng, (61, 1), "float32", -2, 2)
-    (out,) = fn(x, w)
-    assert_same(out, np.tanh(np.maximum(x - w, 0) * _sigmoid(w)))
-    assert fn.num_kernels == 5
+    expected = np.tanh(np.maximum(x - w, 0) * _sigmoid(w))
+    assert_same(fn(x, w)[0], expected)
+    assert fn.num_kernels == 1
+    per_op = tf.compile(fn.graph, fuse=False)
+    assert_same(per_op(x, w)[0], expected)
+    assert per_op.num_kernels == 5
 
 
 def test_unsupported_dtypes_rejected():
