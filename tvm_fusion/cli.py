@@ -28,6 +28,16 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in rows) else EXIT_CHECK_FAILED
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    from . import workloads
+    from .analysis import analyze
+
+    graph = workloads.graph(args.workload)
+    print(analyze(graph, cores=args.cores, on_chip_bytes=args.on_chip_bytes,
+                  ddr_gbps=args.ddr_gbps), end="")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tvm-fusion",
@@ -43,7 +53,28 @@ def build_parser() -> argparse.ArgumentParser:
                       help="workloads to run (default: W5 W1 W2 W3 W4; W1s..W5s, W1l..W5l too)")
     demo.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     demo.set_defaults(run=_demo)
+
+    an = sub.add_parser("analyze", help="print the split analysis of a workload",
+                        description="For every fusion group: each iteration axis and its role "
+                                    "in every stage, the legal core-split axes (and why the "
+                                    "others are not), cross-core bytes per candidate split, DDR "
+                                    "bytes unfused vs fused, per-core working set.")
+    an.add_argument("workload", help="W1..W5, W1s..W5s or W1l..W5l")
+    an.add_argument("--cores", type=_positive_int, default=None,
+                    help="cores to split across (default: this machine's)")
+    an.add_argument("--on-chip-bytes", type=_positive_int, default=None,
+                    help="on-chip memory per core: report whether the working set fits")
+    an.add_argument("--ddr-gbps", type=float, default=None,
+                    help="DDR bandwidth in GB/s: convert bytes into a time lower bound")
+    an.set_defaults(run=_analyze)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from . import workloads
 
-    for name in getattr(args, "workloads", None) or []:
+    names = getattr(args, "workloads", None) or []
+    if getattr(args, "workload", None):
+        names = [args.workload]
+    if getattr(args, "cores", 0) is None:
+        from .settings import num_cores
+
+        args.cores = num_cores()
+    for name in names:
         if name not in workloads.WORKLOADS:
             parser.error(f"unknown workload {name!r}; known: {', '.join(workloads.WORKLOADS)}")
     try:

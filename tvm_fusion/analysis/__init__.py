@@ -1,0 +1,109 @@
+"""Split analysis: axis roles, legal core splits and bytes moved, fused versus unfused.
+
+``analyze(graph, cores=N)`` returns an :class:`AnalysisReport`: for every fusion group, every
+iteration axis with its role in every stage, which axes may be split across cores (and why
+the others may not), the cross-core bytes each candidate split costs, DDR bytes unfused versus
+fused and the per-core working set of the chosen split. It reads only the graph (pure Python),
+so it answers "what if this ran on an N-core NPU with S bytes of SRAM per core" without a
+compiler. Templates read the same frozen description instead of re-deriving axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..fuse import FusionGroup, fuse
+from ..graph import Graph
+from .axes import GroupAxis, StageRole, group_axes
+from .traffic import (SplitCost, ddr_bytes_fused, ddr_bytes_unfused, split_costs,
+                      unfused_boundaries, working_set)
+
+
+@dataclass(frozen=True)
+class GroupAnalysis:
+    """The frozen description of one fusion group that reports and templates read."""
+
+    group: FusionGroup
+    axes: tuple[GroupAxis, ...]
+    splits: tuple[SplitCost, ...]  # one per candidate axis (those the output iterates)
+    chosen: SplitCost | None
+    ddr_unfused: int
+    ddr_fused: int
+    unfused_redistribution: int  # bytes op boundaries reshuffle between cores, unfused
+    working_set: int | None  # per core, for the chosen split
+    cores: int
+    on_chip_bytes: int | None
+
+    @property
+    def legal_axes(self) -> tuple[GroupAxis, ...]:
+        return tuple(a for a in self.axes if a.in_output and a.legal)
+
+    @property
+    def fits_on_chip(self) -> bool | None:
+        if self.on_chip_bytes is None or self.working_set is None:
+            return None
+        return self.working_set <= self.on_chip_bytes
+
+    @property
+    def bytes_ratio(self) -> float:
+        return self.ddr_unfused / self.ddr_fused if self.ddr_fused else float("inf")
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    graph_name: str
+    groups: tuple[GroupAnalysis, ...]
+    cores: int
+    on_chip_bytes: int | None
+    ddr_gbps: float | None
+
+    def __str__(self) -> str:
+        from .report import format_report
+
+        return format_report(self)
+
+
+def analyze_group(group: FusionGroup, *, cores: int,
+                  on_chip_bytes: int | None = None) -> GroupAnalysis:
+    axes = group_axes(group)
+    splits = split_costs(group, axes, cores)
+    legal = [s for s in splits if s.legal]
+    chosen = max(legal, key=lambda s: (min(s.axis.extent, cores), s.axis.extent), default=None)
+    return GroupAnalysis(
+        group=group, axes=axes, splits=splits, chosen=chosen,
+        ddr_unfused=ddr_bytes_unfused(group), ddr_fused=ddr_bytes_fused(group),
+        unfused_redistribution=sum(b.bytes for b in unfused_boundaries(group, axes, cores)),
+        working_set=working_set(group, chosen.axis, cores) if chosen else None,
+        cores=cores, on_chip_bytes=on_chip_bytes,
+    )
+
+
+def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
+            ddr_gbps: float | None = None) -> AnalysisReport:
+    """Analyse every fusion group of ``graph`` for a chip with ``cores`` cores.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph to analyse.
+    cores : int
+        Cores the kernel is split across.
+    on_chip_bytes : int, optional
+        On-chip memory per core; the report then says whether the working set fits.
+    ddr_gbps : float, optional
+        DDR bandwidth; the report then converts bytes to a time lower bound.
+
+    Returns
+    -------
+    AnalysisReport
+        Printable (``str(report)``) and introspectable (``report.groups``).
+    """
+    if cores < 1:
+        raise ValueError(f"cores must be >= 1, got {cores}")
+    groups = tuple(analyze_group(g, cores=cores, on_chip_bytes=on_chip_bytes)
+                   for g in fuse(graph))
+    return AnalysisReport(graph.name, groups, cores, on_chip_bytes, ddr_gbps)
+
+
+__all__ = ["AnalysisReport", "GroupAnalysis", "GroupAxis", "SplitCost", "StageRole",
+           "analyze", "analyze_group"]
