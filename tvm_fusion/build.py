@@ -8,13 +8,16 @@ process whatever its tensors are called.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import tvm
 
-from tvm_fusion.schedules import simple
+from tvm_fusion import schedules
 
+from .analysis import analyze_group
+from .fuse import FusionGroup
 from .graph import Node, Tensor
 from .lower import LoweredKernel, external_inputs, lower
 from .target import num_cores, vector_bytes
@@ -30,9 +33,11 @@ class BuiltKernel:
     outputs: tuple[str, ...]
     nodes: tuple[str, ...]
     scheduled: tvm.IRModule
+    schedule: str  # the template applied ("simple" for per-op kernels)
+    notice: str | None = None  # set when the chosen template failed and the fallback ran
 
 
-_CACHE: dict[tuple, tuple[tvm.runtime.Function, object, tvm.IRModule]] = {}
+_CACHE: dict[tuple, tuple] = {}
 _LOCK = threading.Lock()
 
 
@@ -49,29 +54,68 @@ def kernel_signature(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> tuple:
     return tuple(items)
 
 
-def schedule_default(kernel: LoweredKernel, target: tvm.target.Target) -> tvm.IRModule:
-    """Apply the default (simple per-op) schedule."""
+def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target):
+    """The per-op default schedule."""
     sch = tvm.s_tir.Schedule(kernel.mod)
-    simple.apply(sch, cores=num_cores(target), vector_bytes=vector_bytes(target))
-    return sch.mod
+    schedules.simple.apply(sch, cores=num_cores(target), vector_bytes=vector_bytes(target))
+    return sch.mod, "simple", None
 
 
-def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
-          target: tvm.target.Target) -> BuiltKernel:
-    """Lower, schedule and compile ``nodes`` into one kernel (cached per process)."""
-    key = (kernel_signature(nodes, outputs), str(target), "simple")
+def template_context(group: FusionGroup, target: tvm.target.Target,
+                     tuning: bool = False) -> schedules.TemplateContext:
+    cores = num_cores(target)
+    return schedules.TemplateContext(analyze_group(group, cores=cores), cores,
+                                     vector_bytes(target), tuning)
+
+
+def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target.Target,
+                   template=None):
+    """Apply ``template`` (default: the first that matches); fall back loudly on failure."""
+    ctx = template_context(group, target)
+    template = template or schedules.choose(ctx)
+    sch = tvm.s_tir.Schedule(kernel.mod)
+    try:
+        template.apply(sch, ctx)
+        return sch.mod, template.NAME, None
+    except Exception as err:  # a template bug must not lose the user's kernel: say so
+        notice = (f"template '{template.NAME}' failed on group {group.name}: "
+                  f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
+                  "using the fallback schedule")
+        warnings.warn(notice, stacklevel=3)
+        sch = tvm.s_tir.Schedule(kernel.mod)
+        schedules.fallback.apply(sch, ctx)
+        return sch.mod, schedules.fallback.NAME, notice
+
+
+def _build(key, target, nodes, outputs, schedule) -> BuiltKernel:
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is None:
         kernel = lower(nodes, outputs)
-        scheduled = schedule_default(kernel, target)
+        scheduled, name, notice = schedule(kernel)
         executable = tvm.compile(scheduled, target=target)
-        hit = (executable["main"], executable, scheduled)
+        hit = (executable["main"], executable, scheduled, name, notice)
         with _LOCK:
             _CACHE[key] = hit
-    function, executable, scheduled = hit
+    function, executable, scheduled, name, notice = hit
     return BuiltKernel(function, executable, tuple(t.name for t in external_inputs(nodes)),
-                       tuple(t.name for t in outputs), tuple(n.name for n in nodes), scheduled)
+                       tuple(t.name for t in outputs), tuple(n.name for n in nodes), scheduled,
+                       name, notice)
+
+
+def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
+          target: tvm.target.Target) -> BuiltKernel:
+    """Lower, schedule (simple per-op schedule) and compile ``nodes`` (cached per process)."""
+    key = (kernel_signature(nodes, outputs), str(target), "simple")
+    return _build(key, target, nodes, outputs, lambda k: schedule_simple(k, target))
+
+
+def build_group(group: FusionGroup, target: tvm.target.Target, template=None) -> BuiltKernel:
+    """One kernel for a fusion group, scheduled by its template (cached per process)."""
+    name = template.NAME if template else "auto"
+    key = (kernel_signature(group.nodes, group.outputs), str(target), name)
+    return _build(key, target, group.nodes, group.outputs,
+                  lambda k: schedule_group(k, group, target, template))
 
 
 def cache_size() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .build import build
+from .build import build, build_group
 from .checks import index_checks
 from .executor import CompiledGraph
 from .fuse import fuse as partition
@@ -16,10 +16,9 @@ def compile(graph: Graph, *, target: Any = None, fuse: bool = True) -> CompiledG
     """Compile ``graph`` into a callable.
 
     With ``fuse=True`` every fusion group (:func:`tvm_fusion.fuse.fuse`) is one kernel; with
-    ``fuse=False`` every op is its own kernel (the baseline). Each block gets the simple
-    default schedule (parallel outer spatial axis, vectorised inner axis); intermediates of a
-    fused kernel are still function-local buffers: inlining them is the fusion templates' job.
-    Kernels are cached per process.
+    ``fuse=False`` every op is its own kernel (the baseline, simple per-op schedules). A fused
+    kernel is scheduled by the first matching template of ``tvm_fusion.schedules``
+    (``compiled.schedules`` lists them). Kernels are cached per process.
 
     Parameters
     ----------
@@ -40,8 +39,7 @@ def compile(graph: Graph, *, target: Any = None, fuse: bool = True) -> CompiledG
     target = as_target(target)
     needed = _live_nodes(graph)
     if fuse:
-        kernels = [build(group.nodes, group.outputs, target)
-                   for group in partition(graph, needed)]
+        kernels = [build_group(group, target) for group in partition(graph, needed)]
     else:
         kernels = [build([node], [node.output], target) for node in needed]
     checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]

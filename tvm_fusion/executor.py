@@ -47,6 +47,11 @@ class CompiledGraph:
                 self._buffers[name] = tvm.runtime.empty(t.shape, t.dtype, self._device)
 
     @property
+    def schedules(self) -> tuple[str, ...]:
+        """The schedule each kernel got, e.g. ``("scatter-terminated",)``."""
+        return tuple(k.schedule for k in self.kernels)
+
+    @property
     def num_kernels(self) -> int:
         return len(self.kernels)
 

@@ -1,0 +1,129 @@
+"""What every template gets, and the small helpers they share.
+
+A template module defines ``NAME``, ``matches(ctx) -> bool`` (cheap: reads only the
+:class:`TemplateContext`, never the schedule) and ``apply(sch, ctx)`` (mutates the schedule).
+Tunable choices go through ``sch.sample_perfect_tile`` / ``sch.sample_categorical``: with
+``ctx.tuning`` False the heuristic decision is passed in (the default schedule); with it True
+the decision is left to MetaSchedule's sampler, so the same function is the design space.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from tvm import s_tir, tirx
+
+from tvm_fusion.analysis import GroupAnalysis
+from tvm_fusion.ops import OPS
+from tvm_fusion.ops.scatter import UPDATE_ANNOTATION
+
+MIN_PARALLEL_ELEMENTS = 4096  # below this, waking the thread pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """The frozen facts a template reads: group analysis, target shape, block names."""
+
+    analysis: GroupAnalysis
+    cores: int
+    vector_bytes: int
+    tuning: bool = False
+
+    @property
+    def nodes(self):
+        return self.analysis.group.nodes
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(OPS[n.op].family for n in self.nodes)
+
+    @property
+    def single_output(self) -> bool:
+        return len(self.analysis.group.outputs) == 1
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.analysis.group.outputs)
+
+
+# ----- block queries ---------------------------------------------------------------------
+def blocks(sch: s_tir.Schedule) -> list:
+    return list(sch.get_child_blocks(sch.get_sblock("root")))
+
+
+def is_reduction(sch, block) -> bool:
+    return any(iv.iter_type != tirx.IterVar.DataPar for iv in sch.get(block).iter_vars)
+
+
+def is_update(sch, block) -> bool:
+    return UPDATE_ANNOTATION in sch.get(block).annotations
+
+
+def writes_output(sch, block) -> bool:
+    params = sch.mod["main"].params
+    return any(sch.get(block).writes[0].source.same_as(p) for p in params)
+
+
+def extent(sch, loop) -> int:
+    return int(sch.get(loop).extent)
+
+
+def lanes(sch, block, vector_bytes: int) -> int:
+    itemsize = np.dtype(str(sch.get(block).writes[0].source.dtype)).itemsize
+    return max(1, vector_bytes // itemsize)
+
+
+# ----- shared phases ---------------------------------------------------------------------
+def inline_injective(sch: s_tir.Schedule) -> None:
+    """Inline every element-wise/layout block that does not write a kernel output."""
+    for block in blocks(sch):
+        if is_reduction(sch, block) or is_update(sch, block) or writes_output(sch, block):
+            continue
+        sch.compute_inline(block)
+
+
+def vector_tile(sch, loop, lane_count: int, tuning: bool):
+    """Split ``loop`` into (outer, inner) with a tunable perfect tile; inner ~ one vector."""
+    n = extent(sch, loop)
+    default = max((f for f in range(1, min(n, lane_count) + 1) if n % f == 0), default=1)
+    factors = sch.sample_perfect_tile(loop, n=2, max_innermost_factor=max(lane_count * 4, 1),
+                                      decision=None if tuning else [n // default, default])
+    return sch.split(loop, factors)
+
+
+def parallel_depth(sch, loops, cores: int, tuning: bool) -> int:
+    """How many outer loops to fuse into the parallel loop (tunable categorical)."""
+    candidates = list(range(1, len(loops) + 1))
+    default, size = len(loops) - 1, 1
+    for i, loop in enumerate(loops):
+        size *= extent(sch, loop)
+        if size >= 4 * cores:
+            default = i
+            break
+    choice = sch.sample_categorical(candidates, [1 / len(candidates)] * len(candidates),
+                                    decision=None if tuning else default)
+    return int(sch.get(choice))
+
+
+def parallelize(sch, loops, size: int, cores: int):
+    """Fuse ``loops`` and mark the result parallel (if the work is worth the threads)."""
+    if not loops:
+        return None
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    if cores > 1 and size >= MIN_PARALLEL_ELEMENTS and extent(sch, fused) > 1:
+        sch.parallel(fused)
+    return fused
+
+
+def spatial_parallel_vectorize(sch, block, ctx: TemplateContext) -> None:
+    """Row-major spatial block: outer loops parallel, innermost loop vectorised."""
+    loops = sch.get_loops(block)
+    if not loops:
+        return
+    size = math.prod(extent(sch, loop) for loop in loops)
+    outer, inner = vector_tile(sch, loops[-1], lanes(sch, block, ctx.vector_bytes), ctx.tuning)
+    parallelize(sch, list(loops[:-1]) + [outer], size, ctx.cores)
+    if extent(sch, inner) > 1:
+        sch.vectorize(inner)

@@ -1,0 +1,18 @@
+"""Fallback: any group. Every block keeps its own loop nest and gets the simple schedule
+(parallel outer spatial axis, vectorised inner axis; see ``simple.py``). Intermediates stay in
+function-local buffers, so this is correct everywhere and fast nowhere in particular."""
+
+from __future__ import annotations
+
+from . import simple
+from .base import TemplateContext
+
+NAME = "fallback"
+
+
+def matches(ctx: TemplateContext) -> bool:
+    return True
+
+
+def apply(sch, ctx: TemplateContext) -> None:
+    simple.apply(sch, cores=ctx.cores, vector_bytes=ctx.vector_bytes)

@@ -1,0 +1,75 @@
+"""Injective / transpose-only groups: element-wise, cast, broadcast, transpose, reshape.
+
+Strategy:
+1. inline every stage into the output block, so the kernel reads the inputs and writes the
+   output and nothing else;
+2. if a transpose moved the input's contiguous axis away from the output's innermost axis,
+   block the two axes (a cache-blocked transpose: tiles that fit in L1 on both sides);
+3. fuse the outer loops into one parallel loop (every axis of an injective chain is spatial
+   in every stage, so any outer axis is a legal core split) and vectorise the innermost one.
+Knobs: the vector tile, the transpose tile, the parallel depth.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .base import (TemplateContext, extent, inline_injective, lanes, parallel_depth,
+                   parallelize, vector_tile, writes_output)
+
+NAME = "injective"
+
+
+def matches(ctx: TemplateContext) -> bool:
+    return ctx.single_output and all(f in ("elementwise", "layout") for f in ctx.families)
+
+
+def _transposed_axis(ctx: TemplateContext) -> int | None:
+    """Output axis that iterates the largest input's contiguous axis, if not the innermost."""
+    group = ctx.analysis.group
+    (out,) = group.outputs
+    source = max(group.inputs, key=lambda t: t.nbytes)
+    if source.ndim == 0 or out.ndim < 2:
+        return None
+    axis = next((a for a in ctx.analysis.axes if (source.name, source.ndim - 1) in a.members),
+                None)
+    if axis is None:
+        return None
+    for d in range(out.ndim - 1):
+        if (out.name, d) in axis.members and out.shape[d] > 1:
+            return d
+    return None
+
+
+def apply(sch, ctx: TemplateContext) -> None:
+    # Phase 1: one block left, reading inputs and writing the output
+    inline_injective(sch)
+    (block,) = [b for b in sch.get_child_blocks(sch.get_sblock("root")) if writes_output(sch, b)]
+    loops = list(sch.get_loops(block))
+    if not loops:
+        return
+    size = math.prod(extent(sch, loop) for loop in loops)
+    lane_count = lanes(sch, block, ctx.vector_bytes)
+    # Phase 2: cache-blocked transpose when the contiguous input axis is not innermost
+    moved = _transposed_axis(ctx)
+    if moved is not None:
+        tile = max(f for f in range(1, min(extent(sch, loops[moved]), 16) + 1)
+                   if extent(sch, loops[moved]) % f == 0)
+        factors = sch.sample_perfect_tile(loops[moved], n=2, max_innermost_factor=64,
+                                          decision=None if ctx.tuning else
+                                          [extent(sch, loops[moved]) // tile, tile])
+        mo, mi = sch.split(loops[moved], factors)
+        lo, li = vector_tile(sch, loops[-1], lane_count * 2, ctx.tuning)
+        outer = loops[:moved] + loops[moved + 1:-1]
+        sch.reorder(*outer, mo, lo, mi, li)
+        parallelize(sch, outer + [mo], size, ctx.cores)
+        if extent(sch, li) > 1:
+            sch.vectorize(li)
+        return
+    # Phase 3: parallel outer loops, vectorised innermost loop
+    outer_loop, inner = vector_tile(sch, loops[-1], lane_count, ctx.tuning)
+    rest = loops[:-1] + [outer_loop]
+    depth = parallel_depth(sch, rest, ctx.cores, ctx.tuning)
+    parallelize(sch, rest[:depth], size, ctx.cores)
+    if extent(sch, inner) > 1:
+        sch.vectorize(inner)

@@ -1,0 +1,101 @@
+"""Reduction-rooted groups: injective prologue -> one reduction -> injective epilogue.
+
+Strategy:
+1. inline the prologue (add, cast, ...) into the reduction and collapse the epilogue
+   (transpose, cast, mean's divide, ...) into the single block that writes the output;
+2. split across cores only the reduction's spatial loops (legal by construction: the reduced
+   axis is never split, so no partial results cross cores);
+3. vectorise so the vector lanes are spatial: when the reduced axis is the contiguous one, by
+   ``rfactor`` (lanes of partial results, combined at the end of each row); otherwise by moving
+   the reduce loops outside the contiguous spatial loop;
+4. compute the epilogue under the parallel loop (``reverse_compute_at``), so the reduction
+   result only lives in a core-local accumulator.
+Knobs: the reduction's vector tile, the rfactor split, the parallel depth.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tvm import tirx
+
+from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, lanes,
+                   parallel_depth, parallelize, vector_tile)
+
+NAME = "reduction-rooted"
+
+
+def matches(ctx: TemplateContext) -> bool:
+    families = ctx.families
+    return ctx.single_output and families.count("reduce") == 1 and \
+        all(f in ("elementwise", "layout", "reduce") for f in families)
+
+
+def _contiguous_reduce(sch, block) -> bool:
+    """The reduction walks the innermost axis of an input it reads."""
+    node = sch.get(block)
+    reduce_vars = [iv.var for iv in node.iter_vars if iv.iter_type != tirx.IterVar.DataPar]
+    for region in node.reads:
+        if len(region.region) and any(_uses(region.region[-1].min, v) for v in reduce_vars):
+            return True
+    return False
+
+
+def _uses(expr, var) -> bool:
+    return any(v.same_as(var) for v in tirx.analysis.undefined_vars(expr))
+
+
+def apply(sch, ctx: TemplateContext) -> None:
+    # Phase 1: prologue inlined, epilogue collapsed into the output block
+    inline_injective(sch)
+    (reduction,) = [b for b in blocks(sch) if is_reduction(sch, b)]
+    epilogue = [b for b in blocks(sch) if not is_reduction(sch, b)]
+    node = sch.get(reduction)
+    loops = sch.get_loops(reduction)
+    kinds = [iv.iter_type for iv in node.iter_vars]
+    spatial = [lp for lp, k in zip(loops, kinds) if k == tirx.IterVar.DataPar]
+    reduce = [lp for lp, k in zip(loops, kinds) if k != tirx.IterVar.DataPar]
+    size = math.prod(extent(sch, lp) for lp in loops)
+    lane_count = lanes(sch, reduction, ctx.vector_bytes)
+    if _contiguous_reduce(sch, reduction) or not spatial:
+        par = _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx)
+    else:
+        par = _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx)
+    # Phase 4: the epilogue runs per parallel iteration, on a core-local accumulator
+    for block in epilogue:
+        if par is not None:
+            sch.reverse_compute_at(block, par)
+    if epilogue and par is not None:
+        sch.set_scope(reduction, 0, "local")
+
+
+def _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx):
+    """Reduce loops move outside the contiguous spatial loop, which is vectorised."""
+    inner = spatial[-1]
+    sch.reorder(*spatial[:-1], *reduce, inner)
+    outer = spatial[:-1]
+    depth = parallel_depth(sch, outer, ctx.cores, ctx.tuning) if outer else 0
+    par = parallelize(sch, outer[:depth], size, ctx.cores)
+    _, vec = vector_tile(sch, inner, lane_count, ctx.tuning)
+    if extent(sch, vec) > 1:
+        sch.vectorize(vec)
+    sch.decompose_reduction(reduction, reduce[0])
+    return par
+
+
+def _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx):
+    """Contiguous reduction: rfactor a vector of partial results per output row."""
+    r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
+    outer_r, inner_r = vector_tile(sch, r, lane_count, ctx.tuning)
+    par = parallelize(sch, spatial, size, ctx.cores) if spatial else None
+    if extent(sch, inner_r) == 1 or par is None:
+        return par
+    partial = sch.rfactor(inner_r, 0)
+    sch.compute_at(partial, par)
+    sch.set_scope(partial, 0, "local")
+    loops = sch.get_loops(partial)
+    lane_loop, row_loop = loops[-2], loops[-1]
+    sch.reorder(row_loop, lane_loop)
+    sch.vectorize(lane_loop)
+    sch.decompose_reduction(partial, row_loop)
+    return par

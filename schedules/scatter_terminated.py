@@ -1,0 +1,103 @@
+"""Scatter-terminated groups: injective and reduction stages feeding one final scatter.
+
+Strategy:
+1. the output is first a parallel, vectorised copy of ``data`` (the untouched rows must reach
+   the output too);
+2. the update block's loops that never meet an index (the analysis' legal axes: the trailing
+   data axes of ``scatter_nd``, the non-scatter axes of ``scatter_elements``) go outermost and
+   are split across cores and vectorised; the index rows stay sequential inside, so
+   duplicates combine in order; index values are read as scalars;
+3. every injective producer (the updates' computation, index reshapes, transposes) is inlined
+   into the update block, which then writes straight into the output;
+4. a reduction feeding the updates is computed under the update's parallel loop
+   (``compute_at``) into a core-local accumulator: each core reduces only its own columns.
+Knobs: the vector tile of the update and of the copy.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, is_update,
+                   lanes, parallelize, spatial_parallel_vectorize, vector_tile,
+                   writes_output)
+
+NAME = "scatter-terminated"
+
+
+def matches(ctx: TemplateContext) -> bool:
+    families = ctx.families
+    return (ctx.single_output and families[-1] == "scatter" and families.count("scatter") == 1
+            and families.count("reduce") <= 1)
+
+
+def _chosen_iterator(ctx: TemplateContext, free_axes) -> int:
+    """The update iterator carrying the analysis' chosen split axis (else the first free)."""
+    scatter = ctx.nodes[-1]
+    chosen = ctx.analysis.chosen
+    for d in free_axes:
+        if chosen is not None and (scatter.inputs[2].name, d) in chosen.axis.members:
+            return d
+    return free_axes[0]
+
+
+def _core_chunks(n: int, cores: int) -> int:
+    """Chunks to split an axis of extent ``n`` into: a divisor close to the core count."""
+    return max((c for c in range(1, min(n, cores) + 1) if n % c == 0), default=1)
+
+
+def apply(sch, ctx: TemplateContext) -> None:
+    from tvm_fusion.ops.scatter import parallel_iters_of_block
+
+    (update,) = [b for b in blocks(sch) if is_update(sch, b)]
+    # Phase 2 first: loop structure of the update, before inlining rewrites its regions
+    loops = sch.get_loops(update)
+    free_axes = parallel_iters_of_block(sch.get(update))
+    par = None
+    if free_axes:
+        size = math.prod(extent(sch, lp) for lp in loops)
+        split_at = _chosen_iterator(ctx, free_axes)
+        rows = [lp for d, lp in enumerate(loops) if d not in free_axes]
+        others = [loops[d] for d in free_axes if d != split_at]
+        n = extent(sch, loops[split_at])
+        chunks = _core_chunks(n, ctx.cores)
+        factors = sch.sample_perfect_tile(loops[split_at], n=2, max_innermost_factor=n,
+                                          decision=None if ctx.tuning else [chunks, n // chunks])
+        outer, inner = sch.split(loops[split_at], factors)
+        innermost = (others or [inner])[-1]
+        middle = [inner] + others[:-1] if others else []
+        vo, vi = vector_tile(sch, innermost, lanes(sch, update, ctx.vector_bytes), ctx.tuning)
+        sch.reorder(outer, *rows, *middle, vo, vi)
+        par = parallelize(sch, [outer], size, ctx.cores)
+        if extent(sch, vi) > 1:
+            sch.vectorize(vi)
+    # Phase 3: injective producers inlined into the update (and the copy)
+    inline_injective(sch)
+    # Phase 4: a reduction feeding the update runs per parallel iteration, core-locally
+    for block in blocks(sch):
+        if is_reduction(sch, block) and par is not None:
+            sch.compute_at(block, par)
+            sch.set_scope(block, 0, "local")
+            _vectorize_reduction(sch, block, ctx)
+    # Phase 1: the copy of data into the output
+    for block in blocks(sch):
+        if writes_output(sch, block) and not is_update(sch, block):
+            spatial_parallel_vectorize(sch, block, ctx)
+
+
+def _vectorize_reduction(sch, block, ctx) -> None:
+    """Inside a core: reduce loops outside, the contiguous spatial loop vectorised."""
+    from tvm import tirx
+
+    node = sch.get(block)
+    loops = sch.get_loops(block)[-len(node.iter_vars):]
+    kinds = [iv.iter_type for iv in node.iter_vars]
+    spatial = [lp for lp, k in zip(loops, kinds) if k == tirx.IterVar.DataPar]
+    reduce = [lp for lp, k in zip(loops, kinds) if k != tirx.IterVar.DataPar]
+    if not spatial or not reduce:
+        return
+    sch.reorder(*reduce, spatial[-1])
+    _, vec = vector_tile(sch, spatial[-1], lanes(sch, block, ctx.vector_bytes), ctx.tuning)
+    if extent(sch, vec) > 1:
+        sch.vectorize(vec)
+    sch.decompose_reduction(block, reduce[0])
