@@ -65,18 +65,22 @@ def apply(sch, ctx: TemplateContext) -> None:
     for block in epilogue:
         if par is not None:
             sch.reverse_compute_at(block, par)
-    if epilogue and par is not None:
+    if epilogue:  # without a parallel loop the whole reduction output is one element
         sch.set_scope(reduction, 0, "local")
 
 
 def _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx):
     """Reduce loops move outside the contiguous spatial loop, which is vectorised."""
     inner = spatial[-1]
-    sch.reorder(*spatial[:-1], *reduce, inner)
     outer = spatial[:-1]
-    depth = parallel_depth(sch, outer, ctx.cores, ctx.tuning) if outer else 0
-    par = parallelize(sch, outer[:depth], size, ctx.cores)
-    _, vec = vector_tile(sch, inner, lane_count, ctx.tuning)
+    chunk, vec = vector_tile(sch, inner, lane_count, ctx.tuning)
+    if outer:
+        sch.reorder(*outer, *reduce, chunk, vec)
+        depth = parallel_depth(sch, outer, ctx.cores, ctx.tuning)
+        par = parallelize(sch, outer[:depth], size, ctx.cores)
+    else:  # a single spatial axis: its vector chunks are what the cores share
+        sch.reorder(chunk, *reduce, vec)
+        par = parallelize(sch, [chunk], size, ctx.cores)
     if extent(sch, vec) > 1:
         sch.vectorize(vec)
     sch.decompose_reduction(reduction, reduce[0])
@@ -88,14 +92,17 @@ def _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx):
     r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
     outer_r, inner_r = vector_tile(sch, r, lane_count, ctx.tuning)
     par = parallelize(sch, spatial, size, ctx.cores) if spatial else None
-    if extent(sch, inner_r) == 1 or par is None:
+    if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1 or par is None:
         return par
     partial = sch.rfactor(inner_r, 0)
     sch.compute_at(partial, par)
     sch.set_scope(partial, 0, "local")
-    loops = sch.get_loops(partial)
-    lane_loop, row_loop = loops[-2], loops[-1]
-    sch.reorder(row_loop, lane_loop)
-    sch.vectorize(lane_loop)
-    sch.decompose_reduction(partial, row_loop)
+    depth = next(i for i, lp in enumerate(sch.get_loops(partial))
+                 if sch.get(lp).same_as(sch.get(par)))
+    below = sch.get_loops(partial)[depth + 1:]
+    if len(below) == 2:  # (lanes, rows) -> (rows, lanes): the lanes are spatial and contiguous
+        lane_loop, row_loop = below
+        sch.reorder(row_loop, lane_loop)
+        sch.vectorize(lane_loop)
+        sch.decompose_reduction(partial, row_loop)
     return par

@@ -28,7 +28,17 @@ NAME = "scatter-terminated"
 def matches(ctx: TemplateContext) -> bool:
     families = ctx.families
     return (ctx.single_output and families[-1] == "scatter" and families.count("scatter") == 1
-            and families.count("reduce") <= 1)
+            and families.count("reduce") <= 1 and not _reduction_feeds_data_or_indices(ctx))
+
+
+def _reduction_feeds_data_or_indices(ctx: TemplateContext) -> bool:
+    """A reduction may only reach the scatter through its updates (computed per core)."""
+    downstream: set[int] = set()
+    for node, family in zip(ctx.nodes, ctx.families):
+        if family == "reduce" or any(id(t) in downstream for t in node.inputs):
+            downstream.add(id(node.output))
+    scatter = ctx.nodes[-1]
+    return any(id(t) in downstream for t in scatter.inputs[:2])
 
 
 def _chosen_iterator(ctx: TemplateContext, free_axes) -> int:
@@ -78,22 +88,26 @@ def apply(sch, ctx: TemplateContext) -> None:
         if is_reduction(sch, block) and par is not None:
             sch.compute_at(block, par)
             sch.set_scope(block, 0, "local")
-            _vectorize_reduction(sch, block, ctx)
+            _vectorize_reduction(sch, block, par, ctx)
     # Phase 1: the copy of data into the output
     for block in blocks(sch):
         if writes_output(sch, block) and not is_update(sch, block):
             spatial_parallel_vectorize(sch, block, ctx)
 
 
-def _vectorize_reduction(sch, block, ctx) -> None:
+def _vectorize_reduction(sch, block, par, ctx) -> None:
     """Inside a core: reduce loops outside, the contiguous spatial loop vectorised."""
     from tvm import tirx
 
     node = sch.get(block)
-    loops = sch.get_loops(block)[-len(node.iter_vars):]
+    loops = sch.get_loops(block)
+    depth = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(sch.get(par)))
+    below = loops[depth + 1:]
+    if len(below) != len(node.iter_vars):
+        return  # compute_at dropped unit loops: keep the simple nest
     kinds = [iv.iter_type for iv in node.iter_vars]
-    spatial = [lp for lp, k in zip(loops, kinds) if k == tirx.IterVar.DataPar]
-    reduce = [lp for lp, k in zip(loops, kinds) if k != tirx.IterVar.DataPar]
+    spatial = [lp for lp, k in zip(below, kinds) if k == tirx.IterVar.DataPar]
+    reduce = [lp for lp, k in zip(below, kinds) if k != tirx.IterVar.DataPar]
     if not spatial or not reduce:
         return
     sch.reorder(*reduce, spatial[-1])

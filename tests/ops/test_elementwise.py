@@ -230,3 +230,14 @@ def test_unsupported_dtypes_rejected():
         with pytest.raises(tf.GraphError, match=rf"{op}: input 'ints' has dtype int32, expected "
                                                  r"one of float16, float32"):
             getattr(g, op)(ints)
+
+
+def test_nan_propagates_through_relu_maximum_minimum():
+    x = np.array([np.nan, -1.0, 2.0, np.nan], "float32")
+    y = np.array([0.0, np.nan, 1.0, np.nan], "float32")
+    fn = compile_fn({"x": ((4,), "float32"), "y": ((4,), "float32")},
+                    lambda g, a, b: (g.relu(a), g.maximum(a, b), g.minimum(a, b)))
+    relu, high, low = fn(x, y)
+    np.testing.assert_array_equal(relu, np.maximum(x, 0))
+    np.testing.assert_array_equal(high, np.maximum(x, y))
+    np.testing.assert_array_equal(low, np.minimum(x, y))

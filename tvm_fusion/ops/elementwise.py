@@ -13,19 +13,34 @@ def _div(a, b):
     return tirx.truncdiv(a, b) if "int" in expr_dtype(a) else a / b
 
 
+def _nan_propagating(pick):
+    """numpy/ONNX max and min return NaN when either float operand is NaN (LLVM's do not)."""
+    def fn(a, b):
+        if "float" not in expr_dtype(a):
+            return pick(a, b)
+        return tirx.Select(tirx.Or(tirx.isnan(a), tirx.isnan(b)), a + b, pick(a, b))
+
+    return fn
+
+
+def _relu(x):
+    zero = tirx.const(0, expr_dtype(x))
+    return tirx.Select(x < zero, zero, x)  # NaN stays NaN, as in ONNX
+
+
 BINARY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": _div,
-    "maximum": tirx.max,
-    "minimum": tirx.min,
+    "maximum": _nan_propagating(tirx.max),
+    "minimum": _nan_propagating(tirx.min),
 }
 
 UNARY = {
     "neg": lambda x: -x,
     "abs": tirx.abs,
-    "relu": lambda x: tirx.max(x, tirx.const(0, expr_dtype(x))),
+    "relu": _relu,
     "exp": tirx.exp,
     "sqrt": tirx.sqrt,
     "sigmoid": tirx.sigmoid,

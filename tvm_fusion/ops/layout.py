@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import tvm
 from tvm import te, tirx
 
 from ..graph import Node
@@ -32,10 +33,20 @@ def reshape_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     out_shape = node.output.shape
 
     def body(*index):
-        linear = tirx.const(0, "int32")
+        # index arithmetic per reshape group, simplified with the loop bounds known, so a
+        # split/merge stays affine where it can (schedules need affine regions)
+        analyzer = tvm.sym.Analyzer()
         for i, extent in zip(index, out_shape):
-            linear = linear * extent + i
-        return x[_unravel(linear, node.inputs[0].shape)]
+            analyzer.bind(i, tvm.ir.Range(0, extent))
+        source = [None] * len(node.inputs[0].shape)
+        for in_axes, out_axes in reshape_groups(node.inputs[0].shape, out_shape):
+            linear = tirx.const(0, "int32")
+            for b in out_axes:
+                linear = linear * out_shape[b] + index[b]
+            parts = _unravel(linear, [node.inputs[0].shape[a] for a in in_axes])
+            for a, part in zip(in_axes, parts):
+                source[a] = analyzer.simplify(part)
+        return x[tuple(source)]
 
     return te.compute(out_shape, body, name=node.name)
 
