@@ -58,3 +58,15 @@ def test_index_inputs_are_unique_and_in_range():
 def test_unknown_workload_names_the_known_ones():
     with pytest.raises(KeyError, match="W5s"):
         workloads.load("W9")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_onnx_export_matches_onnxruntime_and_the_graph(name):
+    import onnxruntime as ort
+
+    arrays = workloads.inputs(name)
+    session = ort.InferenceSession(workloads.to_onnx(name).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, arrays)
+    # onnxruntime adds fp16 in fp32 (no fp16 rounding): fp16 tolerances
+    np.testing.assert_allclose(out, workloads.reference(name, arrays), rtol=1e-2, atol=5e-2)

@@ -155,3 +155,52 @@ def reference(name: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """The expected output, computed with numpy straight from the workload table."""
     w = get(name)
     return w.numpy(*(arrays[k] for k in w.shapes))
+
+
+def to_onnx(name: str, path=None):
+    """The workload as an ONNX model (the graph of the workload table), optionally saved.
+
+    W1 = ReduceSum -> Transpose; W2 = Add -> Cast -> ReduceMax; W3 = Transpose -> Add;
+    W4 = Add -> ScatterND(indices = idx[:, None]); W5 = Add -> Cast -> ReduceSum -> Transpose
+    -> ScatterND(indices = slots[:, None]). Opset 18.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    w = get(name)
+    kind = {"float16": TensorProto.FLOAT16, "float32": TensorProto.FLOAT,
+            "int64": TensorProto.INT64}
+    g = graph(name)
+    (out,) = g.outputs
+    inputs = [helper.make_tensor_value_info(k, kind[w.dtypes[k]], list(s))
+              for k, s in w.shapes.items()]
+    output = helper.make_tensor_value_info("out", kind[out.dtype], list(out.shape))
+    const = [helper.make_tensor("axis2", TensorProto.INT64, [1], [2]),
+             helper.make_tensor("axis_last", TensorProto.INT64, [1], [-1]),
+             helper.make_tensor("unsq", TensorProto.INT64, [1], [1])]
+    family = name[:2]
+    node = helper.make_node
+    nodes = {
+        "W1": [node("ReduceSum", ["x", "axis2"], ["r"], keepdims=1),
+               node("Transpose", ["r"], ["out"], perm=[0, 3, 1, 2])],
+        "W2": [node("Add", ["a", "b"], ["s"]), node("Cast", ["s"], ["c"], to=TensorProto.FLOAT),
+               node("ReduceMax", ["c", "axis_last"], ["out"], keepdims=0)],
+        "W3": [node("Transpose", ["x"], ["t"], perm=[0, 2, 1, 3]),
+               node("Add", ["t", "bias"], ["out"])],
+        "W4": [node("Add", ["u", "v"], ["s"]), node("Unsqueeze", ["idx", "unsq"], ["i"]),
+               node("ScatterND", ["data", "i", "s"], ["out"])],
+        "W5": [node("Add", ["x", "b"], ["s"]), node("Cast", ["s"], ["c"], to=TensorProto.FLOAT),
+               node("ReduceSum", ["c", "axis2"], ["r"], keepdims=0),
+               node("Transpose", ["r"], ["t"], perm=[0, 2, 1]),
+               node("Unsqueeze", ["slots", "unsq"], ["i"]),
+               node("ScatterND", ["cache", "i", "t"], ["out"])],
+    }[family]
+    used = {i for n in nodes for i in n.input}
+    const = [c for c in const if c.name in used]
+    model = helper.make_model(helper.make_graph(nodes, name, inputs, [output], const),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = min(model.ir_version, 9)  # readable by older onnxruntime releases
+    onnx.checker.check_model(model)
+    if path is not None:
+        onnx.save(model, str(path))
+    return model
