@@ -118,12 +118,17 @@ def parallelize(sch, loops, size: int, cores: int):
 
 
 def spatial_parallel_vectorize(sch, block, ctx: TemplateContext) -> None:
-    """Row-major spatial block: outer loops parallel, innermost loop vectorised."""
+    """Row-major spatial block: outer loops fused and parallel, innermost loop vectorised.
+
+    The vector loop's outer part stays out of the parallel loop: a parallel loop fused down to
+    single vectors would pay an index division per vector.
+    """
     loops = sch.get_loops(block)
     if not loops:
         return
     size = math.prod(extent(sch, loop) for loop in loops)
     outer, inner = vector_tile(sch, loops[-1], lanes(sch, block, ctx.vector_bytes), ctx.tuning)
-    parallelize(sch, list(loops[:-1]) + [outer], size, ctx.cores)
+    parallel_loops = list(loops[:-1]) or [outer]
+    parallelize(sch, parallel_loops, size, ctx.cores)
     if extent(sch, inner) > 1:
         sch.vectorize(inner)

@@ -23,6 +23,7 @@ from .base import (TemplateContext, blocks, extent, inline_injective, is_reducti
                    parallel_depth, parallelize, vector_tile)
 
 NAME = "reduction-rooted"
+ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile is sampled)
 
 
 def matches(ctx: TemplateContext) -> bool:
@@ -90,7 +91,8 @@ def _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx):
 def _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx):
     """Contiguous reduction: rfactor a vector of partial results per output row."""
     r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
-    outer_r, inner_r = vector_tile(sch, r, lane_count, ctx.tuning)
+    # several vectors of partial results: independent accumulator chains hide the latency
+    outer_r, inner_r = vector_tile(sch, r, lane_count * ACCUMULATOR_VECTORS, ctx.tuning)
     par = parallelize(sch, spatial, size, ctx.cores) if spatial else None
     if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1 or par is None:
         return par

@@ -2,10 +2,9 @@
 
 Strategy, block by block (each op of an unfused kernel is one or two blocks):
 
-1. Spatial blocks (element-wise, cast, layout, scatter copy, reduction epilogues): fuse all
-   loops into one (row-major, so the inner part is contiguous in the output), split off a
-   vector of lanes, parallelise the outer part and vectorise the inner one. Non-divisible
-   extents keep a predicate on the tail.
+1. Spatial blocks (element-wise, cast, layout, scatter copy, reduction epilogues): fuse the
+   outer loops into one parallel loop and split the innermost (contiguous) loop into vectors.
+   Non-divisible extents keep a predicate on the tail.
 2. Reduction blocks: parallelise the fused spatial loops. When the innermost input axis is
    not reduced, move the reduce loops outside the innermost spatial loop and vectorise that
    loop (the vector lanes are spatial, so no cross-lane reduction is needed).
@@ -68,9 +67,14 @@ def _spatial(sch, block, cores, vector_bytes) -> None:
     if not loops:
         return
     size = math.prod(_extent(sch, loop) for loop in loops)
-    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     parallel = cores > 1 and size >= MIN_PARALLEL_ELEMENTS
-    _split_vector(sch, fused, _lanes(sch.get(block), vector_bytes), parallel)
+    if len(loops) == 1:
+        _split_vector(sch, loops[0], _lanes(sch.get(block), vector_bytes), parallel)
+        return
+    outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
+    if parallel and _extent(sch, outer) > 1:
+        sch.parallel(outer)
+    _split_vector(sch, loops[-1], _lanes(sch.get(block), vector_bytes), False)
 
 
 def _reduction(sch, block, cores, vector_bytes) -> None:
