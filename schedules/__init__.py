@@ -8,7 +8,7 @@ matches. A template defines ``NAME``, ``matches(ctx)`` and ``apply(sch, ctx)`` (
 from __future__ import annotations
 
 from . import fallback, injective, reduction_rooted, scatter_terminated, simple
-from .base import TemplateContext
+from .base import Knob, KnobError, TemplateContext
 
 TEMPLATES = (scatter_terminated, reduction_rooted, injective, fallback)
 
@@ -25,5 +25,5 @@ def by_name(name: str):
     raise KeyError(f"unknown template {name!r}; known: {', '.join(t.NAME for t in TEMPLATES)}")
 
 
-__all__ = ["TEMPLATES", "TemplateContext", "by_name", "choose", "fallback", "injective",
+__all__ = ["TEMPLATES", "Knob", "KnobError", "TemplateContext", "by_name", "choose", "fallback", "injective",
            "reduction_rooted", "scatter_terminated", "simple"]

@@ -10,7 +10,7 @@ the decision is left to MetaSchedule's sampler, so the same function is the desi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tvm import s_tir, tirx
@@ -30,6 +30,11 @@ class TemplateContext:
     cores: int
     vector_bytes: int
     tuning: bool = False
+    decisions: tuple[tuple[str, int], ...] = ()  # user overrides, e.g. (("update_vector", 8),)
+    knobs: list = field(default_factory=list, compare=False)  # Knob records, filled by apply
+
+    def override(self, name: str) -> int | None:
+        return dict(self.decisions).get(name)
 
     @property
     def nodes(self):
@@ -46,6 +51,19 @@ class TemplateContext:
     @property
     def output_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.analysis.group.outputs)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One tunable choice a template made: its name, value and what it could have been."""
+
+    name: str
+    value: int
+    choices: str  # e.g. "divisors of 128 up to 32"
+
+
+class KnobError(ValueError):
+    """A user decision names an unknown knob or an impossible value."""
 
 
 # ----- block queries ---------------------------------------------------------------------
@@ -84,27 +102,49 @@ def inline_injective(sch: s_tir.Schedule) -> None:
         sch.compute_inline(block)
 
 
-def vector_tile(sch, loop, lane_count: int, tuning: bool):
-    """Split ``loop`` into (outer, inner) with a tunable perfect tile; inner ~ one vector."""
+def tile_knob(sch, ctx: TemplateContext, name: str, loop, default_inner: int, max_inner: int):
+    """Split ``loop`` in two with a perfect tile whose inner factor is the knob ``name``."""
     n = extent(sch, loop)
-    default = max((f for f in range(1, min(n, lane_count) + 1) if n % f == 0), default=1)
-    factors = sch.sample_perfect_tile(loop, n=2, max_innermost_factor=max(lane_count * 4, 1),
-                                      decision=None if tuning else [n // default, default])
+    inner = ctx.override(name)
+    if inner is not None and (inner < 1 or n % inner or inner > max(max_inner, 1)):
+        raise KnobError(f"knob '{name}' = {inner} is impossible: expected a divisor of the loop "
+                        f"extent {n} between 1 and {max(max_inner, 1)}")
+    if inner is None:
+        inner = max((f for f in range(1, min(n, max(default_inner, 1)) + 1) if n % f == 0),
+                    default=1)
+    factors = sch.sample_perfect_tile(loop, n=2, max_innermost_factor=max(max_inner, 1),
+                                      decision=None if ctx.tuning else [n // inner, inner])
+    if not ctx.tuning:
+        ctx.knobs.append(Knob(name, inner, f"divisors of {n} up to {max(max_inner, 1)}"))
     return sch.split(loop, factors)
 
 
-def parallel_depth(sch, loops, cores: int, tuning: bool) -> int:
+def vector_tile(sch, ctx: TemplateContext, name: str, loop, lane_count: int):
+    """(outer, inner) with the inner part about one vector (tunable up to four vectors)."""
+    return tile_knob(sch, ctx, name, loop, lane_count, lane_count * 4)
+
+
+def parallel_depth(sch, ctx: TemplateContext, name: str, loops) -> int:
     """How many outer loops to fuse into the parallel loop (tunable categorical)."""
     candidates = list(range(1, len(loops) + 1))
     default, size = len(loops) - 1, 1
     for i, loop in enumerate(loops):
         size *= extent(sch, loop)
-        if size >= 4 * cores:
+        if size >= 4 * ctx.cores:
             default = i
             break
+    chosen = ctx.override(name)
+    if chosen is not None:
+        if chosen not in candidates:
+            raise KnobError(f"knob '{name}' = {chosen} is impossible: expected one of "
+                            f"{candidates}")
+        default = candidates.index(chosen)
     choice = sch.sample_categorical(candidates, [1 / len(candidates)] * len(candidates),
-                                    decision=None if tuning else default)
-    return int(sch.get(choice))
+                                    decision=None if ctx.tuning else default)
+    value = int(sch.get(choice))
+    if not ctx.tuning:
+        ctx.knobs.append(Knob(name, value, f"1..{len(candidates)} outer loops"))
+    return value
 
 
 def parallelize(sch, loops, size: int, cores: int):
@@ -117,7 +157,7 @@ def parallelize(sch, loops, size: int, cores: int):
     return fused
 
 
-def spatial_parallel_vectorize(sch, block, ctx: TemplateContext) -> None:
+def spatial_parallel_vectorize(sch, block, ctx: TemplateContext, name: str) -> None:
     """Row-major spatial block: outer loops fused and parallel, innermost loop vectorised.
 
     The vector loop's outer part stays out of the parallel loop: a parallel loop fused down to
@@ -127,7 +167,7 @@ def spatial_parallel_vectorize(sch, block, ctx: TemplateContext) -> None:
     if not loops:
         return
     size = math.prod(extent(sch, loop) for loop in loops)
-    outer, inner = vector_tile(sch, loops[-1], lanes(sch, block, ctx.vector_bytes), ctx.tuning)
+    outer, inner = vector_tile(sch, ctx, name, loops[-1], lanes(sch, block, ctx.vector_bytes))
     parallel_loops = list(loops[:-1]) or [outer]
     parallelize(sch, parallel_loops, size, ctx.cores)
     if extent(sch, inner) > 1:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from .base import (TemplateContext, extent, inline_injective, lanes, parallel_depth,
-                   parallelize, vector_tile, writes_output)
+                   parallelize, tile_knob, vector_tile, writes_output)
 
 NAME = "injective"
 
@@ -53,13 +53,8 @@ def apply(sch, ctx: TemplateContext) -> None:
     # Phase 2: cache-blocked transpose when the contiguous input axis is not innermost
     moved = _transposed_axis(ctx)
     if moved is not None:
-        tile = max(f for f in range(1, min(extent(sch, loops[moved]), 16) + 1)
-                   if extent(sch, loops[moved]) % f == 0)
-        factors = sch.sample_perfect_tile(loops[moved], n=2, max_innermost_factor=64,
-                                          decision=None if ctx.tuning else
-                                          [extent(sch, loops[moved]) // tile, tile])
-        mo, mi = sch.split(loops[moved], factors)
-        lo, li = vector_tile(sch, loops[-1], lane_count * 2, ctx.tuning)
+        mo, mi = tile_knob(sch, ctx, "transpose_tile", loops[moved], 16, 64)
+        lo, li = tile_knob(sch, ctx, "vector", loops[-1], lane_count * 2, lane_count * 4)
         outer = loops[:moved] + loops[moved + 1:-1]
         sch.reorder(*outer, mo, lo, mi, li)
         parallelize(sch, outer + [mo], size, ctx.cores)
@@ -67,9 +62,9 @@ def apply(sch, ctx: TemplateContext) -> None:
             sch.vectorize(li)
         return
     # Phase 3: parallel outer loops, vectorised innermost loop
-    outer_loop, inner = vector_tile(sch, loops[-1], lane_count, ctx.tuning)
+    outer_loop, inner = vector_tile(sch, ctx, "vector", loops[-1], lane_count)
     rest = loops[:-1] + [outer_loop]
-    depth = parallel_depth(sch, rest, ctx.cores, ctx.tuning)
+    depth = parallel_depth(sch, ctx, "parallel_depth", rest)
     parallelize(sch, rest[:depth], size, ctx.cores)
     if extent(sch, inner) > 1:
         sch.vectorize(inner)

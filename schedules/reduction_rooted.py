@@ -20,7 +20,7 @@ import math
 from tvm import tirx
 
 from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, lanes,
-                   parallel_depth, parallelize, vector_tile)
+                   parallel_depth, parallelize, tile_knob, vector_tile)
 
 NAME = "reduction-rooted"
 ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile is sampled)
@@ -74,10 +74,10 @@ def _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx):
     """Reduce loops move outside the contiguous spatial loop, which is vectorised."""
     inner = spatial[-1]
     outer = spatial[:-1]
-    chunk, vec = vector_tile(sch, inner, lane_count, ctx.tuning)
+    chunk, vec = vector_tile(sch, ctx, "vector", inner, lane_count)
     if outer:
         sch.reorder(*outer, *reduce, chunk, vec)
-        depth = parallel_depth(sch, outer, ctx.cores, ctx.tuning)
+        depth = parallel_depth(sch, ctx, "parallel_depth", outer)
         par = parallelize(sch, outer[:depth], size, ctx.cores)
     else:  # a single spatial axis: its vector chunks are what the cores share
         sch.reorder(chunk, *reduce, vec)
@@ -92,7 +92,8 @@ def _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx):
     """Contiguous reduction: rfactor a vector of partial results per output row."""
     r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
     # several vectors of partial results: independent accumulator chains hide the latency
-    outer_r, inner_r = vector_tile(sch, r, lane_count * ACCUMULATOR_VECTORS, ctx.tuning)
+    outer_r, inner_r = tile_knob(sch, ctx, "rfactor_lanes", r, lane_count * ACCUMULATOR_VECTORS,
+                                 lane_count * 8)
     par = parallelize(sch, spatial, size, ctx.cores) if spatial else None
     if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1 or par is None:
         return par

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 
 from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, is_update,
-                   lanes, parallelize, spatial_parallel_vectorize, vector_tile,
-                   writes_output)
+                   lanes, parallelize, spatial_parallel_vectorize, tile_knob,
+                   vector_tile, writes_output)
 
 NAME = "scatter-terminated"
 
@@ -70,13 +70,12 @@ def apply(sch, ctx: TemplateContext) -> None:
         rows = [lp for d, lp in enumerate(loops) if d not in free_axes]
         others = [loops[d] for d in free_axes if d != split_at]
         n = extent(sch, loops[split_at])
-        chunks = _core_chunks(n, ctx.cores)
-        factors = sch.sample_perfect_tile(loops[split_at], n=2, max_innermost_factor=n,
-                                          decision=None if ctx.tuning else [chunks, n // chunks])
-        outer, inner = sch.split(loops[split_at], factors)
+        outer, inner = tile_knob(sch, ctx, "core_chunk", loops[split_at],
+                                 n // _core_chunks(n, ctx.cores), n)
         innermost = (others or [inner])[-1]
         middle = [inner] + others[:-1] if others else []
-        vo, vi = vector_tile(sch, innermost, lanes(sch, update, ctx.vector_bytes), ctx.tuning)
+        vo, vi = vector_tile(sch, ctx, "update_vector", innermost,
+                             lanes(sch, update, ctx.vector_bytes))
         sch.reorder(outer, *rows, *middle, vo, vi)
         par = parallelize(sch, [outer], size, ctx.cores)
         if extent(sch, vi) > 1:
@@ -92,7 +91,7 @@ def apply(sch, ctx: TemplateContext) -> None:
     # Phase 1: the copy of data into the output
     for block in blocks(sch):
         if writes_output(sch, block) and not is_update(sch, block):
-            spatial_parallel_vectorize(sch, block, ctx)
+            spatial_parallel_vectorize(sch, block, ctx, "copy_vector")
 
 
 def _vectorize_reduction(sch, block, par, ctx) -> None:
@@ -111,7 +110,8 @@ def _vectorize_reduction(sch, block, par, ctx) -> None:
     if not spatial or not reduce:
         return
     sch.reorder(*reduce, spatial[-1])
-    _, vec = vector_tile(sch, spatial[-1], lanes(sch, block, ctx.vector_bytes), ctx.tuning)
+    _, vec = vector_tile(sch, ctx, "reduce_vector", spatial[-1],
+                         lanes(sch, block, ctx.vector_bytes))
     if extent(sch, vec) > 1:
         sch.vectorize(vec)
     sch.decompose_reduction(block, reduce[0])

@@ -1,4 +1,4 @@
-"""The command line: demo prints the table and checks; bad usage exits with 2."""
+"""The command line: demo, analyze and explore print what they promise; bad usage exits 2."""
 
 import subprocess
 import sys
@@ -6,11 +6,48 @@ import sys
 from tvm_fusion import cli
 
 
-def test_demo_prints_a_checked_table(capsys):
-    assert cli.main(["demo", "W1s", "W5s", "--repeat", "2"]) == 0
+def test_demo_prints_analysis_then_a_checked_table(capsys):
+    assert cli.main(["demo", "W5s", "W1s", "--repeat", "2"]) == 0
     out = capsys.readouterr().out
-    assert "W1s" in out and "W5s" in out and "numpy / ours" in out
+    assert out.index("split analysis of 'W5s'") < out.index("unfused/fused")
+    assert "W1s" in out and "W5s" in out and "numpy/fused" in out
     assert "FAIL" not in out and out.count(" ok ") == 2
+
+
+def test_analyze_w5_for_8_cores(capsys):
+    assert cli.main(["analyze", "W5", "--cores", "8", "--on-chip-bytes", "2097152"]) == 0
+    out = capsys.readouterr().out
+    assert "for 8 cores" in out and "chosen split: x.3" in out and "fits in 2.00 MiB" in out
+
+
+def test_explore_prints_before_after_trace_and_timing(capsys):
+    assert cli.main(["explore", "W3s", "--decision", "vector=4", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("--- before scheduling", "--- after scheduling", "--- trace",
+                   "sample_perfect_tile", "vector=4", "check against numpy: ok", "latency:"):
+        assert needle in out
+
+
+def test_explore_with_a_user_template_file(tmp_path, capsys):
+    path = tmp_path / "my_template.py"
+    path.write_text(
+        "NAME = 'mine'\n"
+        "def apply(sch, ctx):\n"
+        "    from tvm_fusion.schedules.base import inline_injective\n"
+        "    inline_injective(sch)\n")
+    assert cli.main(["explore", "W3s", "--template", str(path), "--show", "after",
+                     "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "[template: mine]" in out and "check against numpy: ok" in out
+    assert 'T.sblock("transpose_0")' not in out  # the user's inlining happened
+
+
+def test_bad_knob_and_bad_template_exit_2(capsys):
+    assert cli.main(["explore", "W3s", "--decision", "vector=3", "--show", ""]) == 2
+    assert "knob 'vector' = 3 is impossible" in capsys.readouterr().err
+    assert cli.main(["explore", "W3s", "--template", "nope"]) == 2
+    assert "known: scatter-terminated" in capsys.readouterr().err
+    assert cli.main(["explore", "W3s", "--decision", "vector"]) == 2
 
 
 def test_unknown_workload_exits_2_without_traceback():
@@ -20,7 +57,8 @@ def test_unknown_workload_exits_2_without_traceback():
     assert "unknown workload 'W9'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_help_lists_the_demo():
+def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "tvm_fusion.cli", "--help"],
                             capture_output=True, text=True)
-    assert result.returncode == 0 and "demo" in result.stdout
+    assert result.returncode == 0
+    assert all(c in result.stdout for c in ("demo", "analyze", "explore"))

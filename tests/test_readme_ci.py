@@ -35,6 +35,8 @@ def test_readme_api_tour_runs_and_matches_numpy():
     np.testing.assert_allclose(scope["expected"], scope["tf"].workloads.reference(
         "W5", scope["inputs"]), rtol=1e-4, atol=1e-3)
     assert len(scope["groups"]) == 1 and scope["fn"].num_kernels == 1
+    assert scope["fn"].schedules == ("scatter-terminated",)
+    assert "chosen split" in str(scope["report"])
     np.testing.assert_array_equal(scope["per_op"](**{k: scope[v] for k, v in (
         ("x", "xa"), ("b", "ba"), ("cache", "ca"), ("slots", "sa"))})[0], scope["out"])
     assert scope["fn"].benchmark(x=scope["xa"], b=scope["ba"], cache=scope["ca"],

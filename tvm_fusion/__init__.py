@@ -10,14 +10,17 @@ from .graph import Graph, GraphError, Node, Tensor
 
 __version__ = "0.1.0"
 
-_LAZY = {"compile": "tvm_fusion.compiler"}  # these import TVM (~1 s): load on first use
+# these import TVM (~1 s): loaded on first use, so `import tvm_fusion` stays light
+_LAZY = {"compile": ("tvm_fusion.compiler", "compile"), "analysis": ("tvm_fusion.analysis", None)}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        return getattr(module, attr) if attr else module
     raise AttributeError(f"module 'tvm_fusion' has no attribute {name!r}")
 
 
-__all__ = ["FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile", "fuse",
+__all__ = ["analysis", "FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile", "fuse",
            "workloads", "reference", "__version__"]

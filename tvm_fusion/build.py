@@ -35,6 +35,8 @@ class BuiltKernel:
     scheduled: tvm.IRModule
     schedule: str  # the template applied ("simple" for per-op kernels)
     notice: str | None = None  # set when the chosen template failed and the fallback ran
+    trace: str = ""  # the schedule's trace (its sampling instructions are the knobs)
+    knobs: tuple = ()  # schedules.base.Knob records of the decisions taken
 
 
 _CACHE: dict[tuple, tuple] = {}
@@ -54,53 +56,75 @@ def kernel_signature(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> tuple:
     return tuple(items)
 
 
-def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target):
+@dataclass(frozen=True)
+class Scheduled:
+    mod: tvm.IRModule
+    template: str
+    notice: str | None
+    trace: str
+    knobs: tuple
+
+
+def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target) -> Scheduled:
     """The per-op default schedule."""
     sch = tvm.s_tir.Schedule(kernel.mod)
     schedules.simple.apply(sch, cores=num_cores(target), vector_bytes=vector_bytes(target))
-    return sch.mod, "simple", None
+    return Scheduled(sch.mod, "simple", None, str(sch.trace), ())
 
 
-def template_context(group: FusionGroup, target: tvm.target.Target,
-                     tuning: bool = False) -> schedules.TemplateContext:
+def template_context(group: FusionGroup, target: tvm.target.Target, *, tuning: bool = False,
+                     decisions=()) -> schedules.TemplateContext:
     cores = num_cores(target)
     return schedules.TemplateContext(analyze_group(group, cores=cores), cores,
-                                     vector_bytes(target), tuning)
+                                     vector_bytes(target), tuning, tuple(decisions))
 
 
 def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target.Target,
-                   template=None):
-    """Apply ``template`` (default: the first that matches); fall back loudly on failure."""
-    ctx = template_context(group, target)
+                   template=None, decisions=()) -> Scheduled:
+    """Apply ``template`` (default: the first that matches); fall back loudly on failure.
+
+    A bad user decision (``KnobError``) is raised, not fallen back from: the user asked.
+    """
+    ctx = template_context(group, target, decisions=decisions)
     template = template or schedules.choose(ctx)
     sch = tvm.s_tir.Schedule(kernel.mod)
     try:
         template.apply(sch, ctx)
-        return sch.mod, template.NAME, None
+    except schedules.KnobError:
+        raise
     except Exception as err:  # a template bug must not lose the user's kernel: say so
-        notice = (f"template '{template.NAME}' failed on group {group.name}: "
+        name = getattr(template, "NAME", "custom")
+        notice = (f"template '{name}' failed on group {group.name}: "
                   f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
                   "using the fallback schedule")
         warnings.warn(notice, stacklevel=3)
+        ctx = template_context(group, target)
         sch = tvm.s_tir.Schedule(kernel.mod)
         schedules.fallback.apply(sch, ctx)
-        return sch.mod, schedules.fallback.NAME, notice
+        return Scheduled(sch.mod, schedules.fallback.NAME, notice, str(sch.trace), ())
+    unknown = set(dict(decisions)) - {k.name for k in ctx.knobs}
+    if unknown:
+        raise schedules.KnobError(
+            f"unknown knob(s) {', '.join(sorted(unknown))} for template "
+            f"'{getattr(template, 'NAME', 'custom')}'; its knobs: "
+            f"{', '.join(k.name for k in ctx.knobs) or 'none'}")
+    return Scheduled(sch.mod, getattr(template, "NAME", "custom"), None, str(sch.trace),
+                     tuple(ctx.knobs))
 
 
 def _build(key, target, nodes, outputs, schedule) -> BuiltKernel:
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is None:
-        kernel = lower(nodes, outputs)
-        scheduled, name, notice = schedule(kernel)
-        executable = tvm.compile(scheduled, target=target)
-        hit = (executable["main"], executable, scheduled, name, notice)
+        scheduled = schedule(lower(nodes, outputs))
+        executable = tvm.compile(scheduled.mod, target=target)
+        hit = (executable["main"], executable, scheduled)
         with _LOCK:
             _CACHE[key] = hit
-    function, executable, scheduled, name, notice = hit
+    function, executable, s = hit
     return BuiltKernel(function, executable, tuple(t.name for t in external_inputs(nodes)),
-                       tuple(t.name for t in outputs), tuple(n.name for n in nodes), scheduled,
-                       name, notice)
+                       tuple(t.name for t in outputs), tuple(n.name for n in nodes), s.mod,
+                       s.template, s.notice, s.trace, s.knobs)
 
 
 def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
@@ -110,12 +134,14 @@ def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
     return _build(key, target, nodes, outputs, lambda k: schedule_simple(k, target))
 
 
-def build_group(group: FusionGroup, target: tvm.target.Target, template=None) -> BuiltKernel:
+def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
+                decisions=()) -> BuiltKernel:
     """One kernel for a fusion group, scheduled by its template (cached per process)."""
-    name = template.NAME if template else "auto"
-    key = (kernel_signature(group.nodes, group.outputs), str(target), name)
+    name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
+    key = (kernel_signature(group.nodes, group.outputs), str(target), name,
+           tuple(sorted(decisions)))
     return _build(key, target, group.nodes, group.outputs,
-                  lambda k: schedule_group(k, group, target, template))
+                  lambda k: schedule_group(k, group, target, template, decisions))
 
 
 def cache_size() -> int:

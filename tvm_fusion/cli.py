@@ -12,16 +12,21 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from . import workloads
+    from .analysis import analyze
     from .demo import DEMO_WORKLOADS, format_table, run_workload
+    from .settings import num_cores
     from .target import as_target
 
     names = args.workloads or list(DEMO_WORKLOADS)
-    print(f"tvm-fusion demo on {as_target(None)}")
-    print("one kernel per fusion group, simple per-block schedules (intermediates not yet "
-          f"inlined); latency = median of {args.repeat} repeats, inputs already in memory\n")
+    print(f"tvm-fusion demo on {as_target(None)}\n")
+    print(analyze(workloads.graph(names[0]), cores=num_cores()))
+    print(f"fused: one kernel per fusion group, template schedules; unfused: one kernel per op "
+          f"(simple schedules). Latency = median of {args.repeat} repeats, inputs in memory.\n")
     rows = []
     for name in names:
-        print(f"  {name}: compiling, checking against numpy, timing ...", flush=True)
+        print(f"  {name}: compiling fused and unfused, checking against numpy, timing ...",
+              flush=True)
         rows.append(run_workload(name, repeat=args.repeat))
     print()
     print(format_table(rows))
@@ -38,6 +43,25 @@ def _analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _explore(args: argparse.Namespace) -> int:
+    from .explore import explore, format_exploration
+
+    decisions = {}
+    for item in args.decision:
+        name, sep, value = item.partition("=")
+        if not sep or not value.lstrip("-").isdigit():
+            raise ValueError(f"--decision expects NAME=INTEGER, got {item!r}")
+        decisions[name] = int(value)
+    show = {s.strip() for s in args.show.split(",") if s.strip()}
+    unknown = show - {"before", "after", "trace"}
+    if unknown:
+        raise ValueError(f"--show takes before, after, trace; got {', '.join(sorted(unknown))}")
+    result = explore(args.workload, template=args.template, decisions=decisions,
+                     repeat=args.repeat)
+    print(format_exploration(result, show))
+    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tvm-fusion",
@@ -45,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 a result check failed, 2 bad usage or input",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="compile W5 and W1-W4, check against numpy, time them",
-                          description="Compile the reference workloads (W5, the seed chain, then "
-                                      "W1-W4), check each against numpy and print a table of "
-                                      "median latencies versus numpy.")
+    demo = sub.add_parser("demo", help="analyse W5, then compile, check and time W5 and W1-W4",
+                          description="Print the split analysis of the first workload (W5, the "
+                                      "seed chain), then compile every workload fused and "
+                                      "unfused, check both against numpy and print median "
+                                      "latencies: fused vs unfused vs numpy.")
     demo.add_argument("workloads", nargs="*", metavar="WORKLOAD",
                       help="workloads to run (default: W5 W1 W2 W3 W4; W1s..W5s, W1l..W5l too)")
     demo.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
@@ -67,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--ddr-gbps", type=float, default=None,
                     help="DDR bandwidth in GB/s: convert bytes into a time lower bound")
     an.set_defaults(run=_analyze)
+
+    ex = sub.add_parser("explore", help="show a fused kernel before/after scheduling, check, time",
+                        description="Print the fused PrimFunc before and after scheduling and "
+                                    "the schedule trace, check the result against numpy and "
+                                    "time it. Force a template or override knobs to see what "
+                                    "they change.")
+    ex.add_argument("workload", help="W1..W5, W1s..W5s or W1l..W5l")
+    ex.add_argument("--template", default=None,
+                    help="a template name (injective, reduction-rooted, scatter-terminated, "
+                         "fallback) or a path to your own template .py (defines apply(sch, ctx))")
+    ex.add_argument("--decision", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a knob (names are printed under 'knobs:'); repeatable")
+    ex.add_argument("--show", default="before,after,trace",
+                    help="what to print: any of before,after,trace (default: all)")
+    ex.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
+    ex.set_defaults(run=_explore)
     return parser
 
 
@@ -94,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown workload {name!r}; known: {', '.join(workloads.WORKLOADS)}")
     try:
         return args.run(args)
-    except (ValueError, KeyError) as err:  # GraphError / InputError are ValueErrors
+    except (ValueError, KeyError, FileNotFoundError) as err:  # Graph/Input/KnobError too
         print(f"tvm-fusion: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

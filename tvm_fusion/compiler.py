@@ -12,7 +12,8 @@ from .graph import Graph, GraphError
 from .target import as_target
 
 
-def compile(graph: Graph, *, target: Any = None, fuse: bool = True) -> CompiledGraph:  # noqa: A001 - public API name
+def compile(graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
+            decisions: dict[str, int] | None = None) -> CompiledGraph:  # noqa: A001 - public API name
     """Compile ``graph`` into a callable.
 
     With ``fuse=True`` every fusion group (:func:`tvm_fusion.fuse.fuse`) is one kernel; with
@@ -28,6 +29,11 @@ def compile(graph: Graph, *, target: Any = None, fuse: bool = True) -> CompiledG
         Where to run; ``None`` is the host CPU (detected ``mcpu``, all cores).
     fuse : bool
         One kernel per fusion group (default) or one kernel per op.
+    template : module, optional
+        Force a schedule template (a module of ``tvm_fusion.schedules`` or a user module with
+        ``apply(sch, ctx)``) on every group instead of the first that matches.
+    decisions : dict, optional
+        Knob overrides by name, e.g. ``{"update_vector": 16}`` (see ``compiled.kernels[i].knobs``).
 
     Returns
     -------
@@ -39,7 +45,9 @@ def compile(graph: Graph, *, target: Any = None, fuse: bool = True) -> CompiledG
     target = as_target(target)
     needed = _live_nodes(graph)
     if fuse:
-        kernels = [build_group(group, target) for group in partition(graph, needed)]
+        decided = tuple(sorted((decisions or {}).items()))
+        kernels = [build_group(group, target, template, decided)
+                   for group in partition(graph, needed)]
     else:
         kernels = [build([node], [node.output], target) for node in needed]
     checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]

@@ -1,4 +1,4 @@
-"""``tvm-fusion demo``: compile the reference workloads, check them, time them."""
+"""``tvm-fusion demo``: analyse W5, then compile, check and time the reference workloads."""
 
 from __future__ import annotations
 
@@ -17,40 +17,48 @@ DEMO_WORKLOADS = ("W5", "W1", "W2", "W3", "W4")  # the seed chain first
 class DemoRow:
     workload: str
     title: str
+    template: str
     kernels: int
     ok: bool
     max_error: float
-    ours_ms: float
+    fused_ms: float
+    unfused_ms: float
     numpy_ms: float
 
 
 def tolerance(dtype) -> dict:
-    return {"rtol": 1e-3, "atol": 1e-3} if np.dtype(dtype) == np.float16 else {"rtol": 1e-4,
-                                                                                  "atol": 1e-4}
+    if np.dtype(dtype) == np.float16:
+        return {"rtol": 1e-3, "atol": 1e-3}
+    return {"rtol": 1e-4, "atol": 1e-4}
 
 
 def run_workload(name: str, *, repeat: int = 15) -> DemoRow:
     graph, arrays = workloads.load(name)
-    fn = compile_graph(graph)
-    (out,) = fn(**arrays)
     expected = workloads.reference(name, arrays)
-    ok = out.shape == expected.shape and bool(np.allclose(out, expected, **tolerance(out.dtype)))
-    error = float(np.max(np.abs(out.astype(np.float64) - expected))) if ok or out.shape == \
-        expected.shape else float("inf")
-    ours = fn.benchmark(**arrays, repeat=repeat)
-    numpy_time = median_seconds(lambda: workloads.reference(name, arrays), repeat=repeat)
-    return DemoRow(name, workloads.get(name).title, fn.num_kernels, ok, error,
-                   ours * 1e3, numpy_time * 1e3)
+    fused, unfused = compile_graph(graph), compile_graph(graph, fuse=False)
+    ok, error = True, 0.0
+    for fn in (fused, unfused):
+        (out,) = fn(**arrays)
+        same_shape = out.shape == expected.shape
+        ok &= same_shape and bool(np.allclose(out, expected, **tolerance(out.dtype)))
+        error = max(error, float(np.max(np.abs(out.astype(np.float64) - expected)))
+                    if same_shape else float("inf"))
+    return DemoRow(name, workloads.get(name).title, "+".join(fused.schedules),
+                   fused.num_kernels, ok, error,
+                   fused.benchmark(**arrays, repeat=repeat) * 1e3,
+                   unfused.benchmark(**arrays, repeat=repeat) * 1e3,
+                   median_seconds(lambda: workloads.reference(name, arrays), repeat=repeat) * 1e3)
 
 
 def format_table(rows: list[DemoRow]) -> str:
-    header = ("workload", "computation", "kernels", "check", "max |err|", "tvm-fusion ms",
-              "numpy ms", "numpy / ours")
-    lines = [[r.workload, r.title, str(r.kernels), "ok" if r.ok else "FAIL",
-              f"{r.max_error:.2e}", f"{r.ours_ms:.3f}", f"{r.numpy_ms:.3f}",
-              f"{r.numpy_ms / r.ours_ms:.2f}x"] for r in rows]
+    header = ("workload", "computation", "template", "kernels", "check", "fused ms",
+              "unfused ms", "numpy ms", "unfused/fused", "numpy/fused")
+    lines = [[r.workload, r.title, r.template, str(r.kernels), "ok" if r.ok else "FAIL",
+              f"{r.fused_ms:.3f}", f"{r.unfused_ms:.3f}", f"{r.numpy_ms:.3f}",
+              f"{r.unfused_ms / r.fused_ms:.2f}x", f"{r.numpy_ms / r.fused_ms:.2f}x"]
+             for r in rows]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
     out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*line) for line in lines]
     return "\n".join(out)

@@ -3,8 +3,8 @@
 ``analyze(graph, cores=N)`` returns an :class:`AnalysisReport`: for every fusion group, every
 iteration axis with its role in every stage, which axes may be split across cores (and why
 the others may not), the cross-core bytes each candidate split costs, DDR bytes unfused versus
-fused and the per-core working set of the chosen split. It reads only the graph (pure Python),
-so it answers "what if this ran on an N-core NPU with S bytes of SRAM per core" without a
+fused and the per-core working set of the chosen split. It reads only the graph (nothing is
+compiled), so it answers "what if this ran on an N-core NPU with S bytes of SRAM per core" without a
 compiler. Templates read the same frozen description instead of re-deriving axes.
 """
 
