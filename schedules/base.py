@@ -84,6 +84,27 @@ def writes_output(sch, block) -> bool:
     return any(sch.get(block).writes[0].source.same_as(p) for p in params)
 
 
+def loops_by_kind(sch, block) -> tuple[list, list, list]:
+    """(all loops, spatial loops, reduce loops) of a block whose loops map 1:1 to its iters."""
+    loops = list(sch.get_loops(block))
+    kinds = [iv.iter_type for iv in sch.get(block).iter_vars]
+    spatial = [lp for lp, k in zip(loops, kinds) if k == tirx.IterVar.DataPar]
+    reduce = [lp for lp, k in zip(loops, kinds) if k != tirx.IterVar.DataPar]
+    return loops, spatial, reduce
+
+
+def reads_innermost_reduced(sch, block) -> bool:
+    """The block reduces over the innermost (contiguous) axis of something it reads."""
+    node = sch.get(block)
+    reduce_vars = [iv.var for iv in node.iter_vars if iv.iter_type != tirx.IterVar.DataPar]
+    for region in node.reads:
+        if len(region.region) and any(
+                v.same_as(r) for v in tirx.analysis.undefined_vars(region.region[-1].min)
+                for r in reduce_vars):
+            return True
+    return False
+
+
 def extent(sch, loop) -> int:
     return int(sch.get(loop).extent)
 

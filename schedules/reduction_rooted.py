@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import math
 
-from tvm import tirx
-
 from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, lanes,
-                   parallel_depth, parallelize, tile_knob, vector_tile)
+                   loops_by_kind, parallel_depth, parallelize, reads_innermost_reduced,
+                   tile_knob, vector_tile)
 
 NAME = "reduction-rooted"
 ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile is sampled)
@@ -32,33 +31,15 @@ def matches(ctx: TemplateContext) -> bool:
         all(f in ("elementwise", "layout", "reduce") for f in families)
 
 
-def _contiguous_reduce(sch, block) -> bool:
-    """The reduction walks the innermost axis of an input it reads."""
-    node = sch.get(block)
-    reduce_vars = [iv.var for iv in node.iter_vars if iv.iter_type != tirx.IterVar.DataPar]
-    for region in node.reads:
-        if len(region.region) and any(_uses(region.region[-1].min, v) for v in reduce_vars):
-            return True
-    return False
-
-
-def _uses(expr, var) -> bool:
-    return any(v.same_as(var) for v in tirx.analysis.undefined_vars(expr))
-
-
 def apply(sch, ctx: TemplateContext) -> None:
     # Phase 1: prologue inlined, epilogue collapsed into the output block
     inline_injective(sch)
     (reduction,) = [b for b in blocks(sch) if is_reduction(sch, b)]
     epilogue = [b for b in blocks(sch) if not is_reduction(sch, b)]
-    node = sch.get(reduction)
-    loops = sch.get_loops(reduction)
-    kinds = [iv.iter_type for iv in node.iter_vars]
-    spatial = [lp for lp, k in zip(loops, kinds) if k == tirx.IterVar.DataPar]
-    reduce = [lp for lp, k in zip(loops, kinds) if k != tirx.IterVar.DataPar]
+    loops, spatial, reduce = loops_by_kind(sch, reduction)
     size = math.prod(extent(sch, lp) for lp in loops)
     lane_count = lanes(sch, reduction, ctx.vector_bytes)
-    if _contiguous_reduce(sch, reduction) or not spatial:
+    if reads_innermost_reduced(sch, reduction) or not spatial:
         par = _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx)
     else:
         par = _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx)

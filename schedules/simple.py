@@ -24,6 +24,8 @@ from tvm import s_tir, tirx
 
 from tvm_fusion.ops.scatter import UPDATE_ANNOTATION, parallel_iters_of_block
 
+from .base import loops_by_kind, reads_innermost_reduced
+
 MIN_PARALLEL_ELEMENTS = 4096
 
 
@@ -79,15 +81,12 @@ def _spatial(sch, block, cores, vector_bytes) -> None:
 
 def _reduction(sch, block, cores, vector_bytes) -> None:
     node = sch.get(block)
-    loops = sch.get_loops(block)
-    kinds = [iv.iter_type for iv in node.iter_vars]
-    spatial = [loop for loop, kind in zip(loops, kinds) if kind == tirx.IterVar.DataPar]
-    reduce = [loop for loop, kind in zip(loops, kinds) if kind != tirx.IterVar.DataPar]
+    loops, spatial, reduce = loops_by_kind(sch, block)
     size = math.prod(_extent(sch, loop) for loop in loops)
     parallel = cores > 1 and size >= MIN_PARALLEL_ELEMENTS and spatial
     lanes = _lanes(node, vector_bytes)
     # Phase 1: keep a contiguous spatial axis innermost when the reduction is not contiguous
-    inner_spatial_contiguous = bool(spatial) and not _reads_innermost_reduced(node)
+    inner_spatial_contiguous = bool(spatial) and not reads_innermost_reduced(sch, block)
     if inner_spatial_contiguous and _extent(sch, spatial[-1]) >= lanes:
         sch.reorder(*spatial[:-1], *reduce, spatial[-1])
         outer = spatial[:-1]
@@ -105,16 +104,6 @@ def _reduction(sch, block, cores, vector_bytes) -> None:
     if spatial and parallel:
         fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
         sch.parallel(fused)
-
-
-def _reads_innermost_reduced(node) -> bool:
-    """True when the block's input is indexed by a reduce iterator on its last axis."""
-    reduce_vars = {iv.var for iv in node.iter_vars if iv.iter_type != tirx.IterVar.DataPar}
-    for region in node.reads:
-        last = region.region[-1].min if len(region.region) else None
-        if last is not None and any(last.same_as(v) for v in reduce_vars):
-            return True
-    return False
 
 
 def _scatter_update(sch, block, cores, vector_bytes) -> None:
