@@ -65,7 +65,9 @@ def apply(sch, ctx: TemplateContext) -> None:
     free_axes = parallel_iters_of_block(sch.get(update))
     par = None
     if free_axes:
-        size = math.prod(extent(sch, lp) for lp in loops)
+        # the work under the parallel loop includes any reduction computed there
+        size = max(math.prod(extent(sch, lp) for lp in loops),
+                   max(t.size for t in ctx.analysis.group.inputs))
         split_at = _chosen_iterator(ctx, free_axes)
         rows = [lp for d, lp in enumerate(loops) if d not in free_axes]
         others = [loops[d] for d in free_axes if d != split_at]

@@ -12,7 +12,8 @@ Strategy, block by block (each op of an unfused kernel is one or two blocks):
    vectorise them; the index rows stay sequential inside, so duplicate indices combine in
    order. An update with no such axis (every data axis indexed) stays serial.
 
-Tensors under ``MIN_PARALLEL_ELEMENTS`` stay on one core: waking the thread pool costs more.
+Loop nests under ``base.MIN_PARALLEL_ELEMENTS`` iterations stay on one core: waking the
+thread pool costs more than it saves.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from tvm import s_tir, tirx
 
 from tvm_fusion.ops.scatter import UPDATE_ANNOTATION, parallel_iters_of_block
 
-from .base import loops_by_kind, reads_innermost_reduced
+from .base import MIN_PARALLEL_ELEMENTS, loops_by_kind, reads_innermost_reduced
 
-MIN_PARALLEL_ELEMENTS = 4096
 
 
 def apply(sch: s_tir.Schedule, *, cores: int, vector_bytes: int) -> None:

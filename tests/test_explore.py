@@ -11,7 +11,7 @@ def test_explore_api_returns_schedule_trace_knobs_and_timing():
     assert kernel.schedule == "scatter-terminated"
     assert "sample_perfect_tile" in kernel.trace
     assert {k.name: k.value for k in kernel.knobs}["core_chunk"] == 16
-    assert "T.parallel" in kernel.scheduled.script()
+    assert "T.vectorized" in kernel.scheduled.script()
     assert 'T.sblock("add_0")' in result.before[0].script()
     assert result.seconds > 0 and result.numpy_seconds > 0
 

@@ -27,7 +27,10 @@ def test_workload_gets_its_template_and_no_global_intermediate(name):
     assert kernel.schedule == EXPECTED[name[:2]] and kernel.notice is None
     assert global_intermediates(kernel.scheduled) == []
     script = kernel.scheduled.script()
-    assert "T.parallel" in script and "T.vectorized" in script
+    assert "T.vectorized" in script
+    # base forms split across cores; the ~256 KiB s forms stay on one core (thread-pool wake-up
+    # costs more than the work, see schedules.base.MIN_PARALLEL_ELEMENTS)
+    assert ("T.parallel" in script) == (not name.endswith("s"))
     np.testing.assert_allclose(fn(**arrays)[0], workloads.reference(name, arrays),
                                rtol=1e-4, atol=1e-3)
 
