@@ -66,6 +66,21 @@ class KnobError(ValueError):
     """A user decision names an unknown knob or an impossible value."""
 
 
+def merges_after_reduction(ctx: TemplateContext) -> bool:
+    """A reshape merging axes follows a reduction: its div/mod indexing defeats compute-at."""
+    from tvm_fusion.ops.layout import reshape_groups
+
+    downstream = False
+    for node, family in zip(ctx.nodes, ctx.families):
+        downstream |= family == "reduce"
+        if downstream and node.op == "reshape":
+            shape = node.inputs[0].shape
+            for in_axes, _ in reshape_groups(shape, node.output.shape):
+                if sum(shape[a] > 1 for a in in_axes) > 1:
+                    return True
+    return False
+
+
 # ----- block queries ---------------------------------------------------------------------
 def blocks(sch: s_tir.Schedule) -> list:
     return list(sch.get_child_blocks(sch.get_sblock("root")))

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 
 from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, lanes,
-                   loops_by_kind, parallel_depth, parallelize, reads_innermost_reduced,
-                   tile_knob, vector_tile)
+                   loops_by_kind, merges_after_reduction, parallel_depth, parallelize,
+                   reads_innermost_reduced, tile_knob, vector_tile)
 
 NAME = "reduction-rooted"
 ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile is sampled)
@@ -28,7 +28,8 @@ ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile i
 def matches(ctx: TemplateContext) -> bool:
     families = ctx.families
     return ctx.single_output and families.count("reduce") == 1 and \
-        all(f in ("elementwise", "layout", "reduce") for f in families)
+        all(f in ("elementwise", "layout", "reduce") for f in families) and \
+        not merges_after_reduction(ctx)
 
 
 def apply(sch, ctx: TemplateContext) -> None:

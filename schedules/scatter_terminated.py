@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 
 from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, is_update,
-                   lanes, parallelize, spatial_parallel_vectorize, tile_knob,
-                   vector_tile, writes_output)
+                   lanes, merges_after_reduction, parallelize, spatial_parallel_vectorize,
+                   tile_knob, vector_tile, writes_output)
 
 NAME = "scatter-terminated"
 
@@ -28,7 +28,8 @@ NAME = "scatter-terminated"
 def matches(ctx: TemplateContext) -> bool:
     families = ctx.families
     return (ctx.single_output and families[-1] == "scatter" and families.count("scatter") == 1
-            and families.count("reduce") <= 1 and not _reduction_feeds_data_or_indices(ctx))
+            and families.count("reduce") <= 1 and not _reduction_feeds_data_or_indices(ctx)
+            and not merges_after_reduction(ctx))
 
 
 def _reduction_feeds_data_or_indices(ctx: TemplateContext) -> bool:
@@ -85,11 +86,16 @@ def apply(sch, ctx: TemplateContext) -> None:
     # Phase 3: injective producers inlined into the update (and the copy)
     inline_injective(sch)
     # Phase 4: a reduction feeding the update runs per parallel iteration, core-locally
+    # (with no free axis, per update row: every data axis is indexed, the update is serial)
+    update_loops = sch.get_loops(update)
+    at = par if par is not None else (update_loops[0] if update_loops else None)
     for block in blocks(sch):
-        if is_reduction(sch, block) and par is not None:
-            sch.compute_at(block, par)
+        if is_reduction(sch, block):
+            if at is not None:
+                sch.compute_at(block, at)
             sch.set_scope(block, 0, "local")
-            _vectorize_reduction(sch, block, par, ctx)
+            if par is not None:
+                _vectorize_reduction(sch, block, par, ctx)
     # Phase 1: the copy of data into the output
     for block in blocks(sch):
         if writes_output(sch, block) and not is_update(sch, block):

@@ -123,3 +123,30 @@ def tvm_trace(fn):
     ctx = template_context(group, host_target())
     schedules.choose(ctx).apply(sch, ctx)
     return sch.trace
+
+
+def test_merging_reshape_after_a_reduction_goes_to_the_fallback(rng):
+    g = tf.Graph()
+    x = g.input("x", (6, 5, 4), "float32")
+    g.output(g.reshape(g.neg(g.reduce_sum(x, axes=[1], keepdims=False)), (24,)))
+    fn = tf.compile(g)  # no warning: the template declines in matches(), it does not fail
+    assert fn.schedules == ("fallback",)
+    xa = rng.standard_normal((6, 5, 4)).astype("float32")
+    np.testing.assert_allclose(fn(xa)[0], -xa.sum(1).reshape(24), rtol=1e-5, atol=1e-6)
+
+
+def test_scatter_with_every_axis_indexed_computes_the_reduction_per_row(rng):
+    g = tf.Graph()
+    data = g.input("data", (5, 3), "float32")
+    idx = g.input("idx", (4, 2), "int64")
+    x = g.input("x", (4, 7), "float32")
+    g.output(g.scatter_nd(data, idx, g.reduce_max(x, axes=[1], keepdims=False),
+                          reduction="add"))
+    fn = tf.compile(g)
+    assert fn.schedules == ("scatter-terminated",)
+    assert not global_intermediates(fn.kernels[0].scheduled)
+    arrays = {"data": rng.standard_normal((5, 3)).astype("float32"),
+              "idx": np.array([[0, 1], [4, -1], [0, 1], [-5, 0]]),
+              "x": rng.standard_normal((4, 7)).astype("float32")}
+    (expected,) = tf.reference.run(g, arrays)
+    np.testing.assert_allclose(fn(**arrays)[0], expected, rtol=1e-6)
