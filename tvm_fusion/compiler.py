@@ -12,8 +12,10 @@ from .graph import Graph, GraphError
 from .target import as_target
 
 
-def compile(graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
-            decisions: dict[str, int] | None = None) -> CompiledGraph:  # noqa: A001 - public API name
+def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
+    graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
+    decisions: dict[str, int] | None = None,
+) -> CompiledGraph:
     """Compile ``graph`` into a callable.
 
     With ``fuse=True`` every fusion group (:func:`tvm_fusion.fuse.fuse`) is one kernel; with
