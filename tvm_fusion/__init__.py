@@ -11,7 +11,11 @@ from .graph import Graph, GraphError, Node, Tensor
 __version__ = "0.1.0"
 
 # these import TVM (~1 s): loaded on first use, so `import tvm_fusion` stays light
-_LAZY = {"compile": ("tvm_fusion.compiler", "compile"), "analysis": ("tvm_fusion.analysis", None)}
+_LAZY = {
+    "compile": ("tvm_fusion.compiler", "compile"),
+    "analysis": ("tvm_fusion.analysis", None),
+    "from_onnx": ("tvm_fusion.frontends", "from_onnx"),
+}
 
 
 def __getattr__(name: str):
@@ -22,5 +26,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tvm_fusion' has no attribute {name!r}")
 
 
-__all__ = ["analysis", "FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile", "fuse",
+__all__ = ["analysis", "FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile",
+           "from_onnx", "fuse",
            "workloads", "reference", "__version__"]

@@ -33,11 +33,39 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in rows) else EXIT_CHECK_FAILED
 
 
-def _analyze(args: argparse.Namespace) -> int:
+def _graph_of(name: str):
+    """A workload name or an ``.onnx`` file."""
     from . import workloads
+
+    if name.endswith(".onnx"):
+        from .frontends import from_onnx
+
+        return from_onnx(name)
+    return workloads.graph(name)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .run_model import run_model
+
+    result = run_model(args.model, inputs=args.inputs, repeat=args.repeat, check=args.check)
+    print(f"{args.model}: {result.kernels} kernel(s) ({', '.join(result.schedules)})")
+    for name, out in zip(result.output_names, result.outputs):
+        print(f"  output {name}: {out.dtype}{list(out.shape)}")
+    print(f"median latency: {result.seconds * 1e3:.3f} ms over {args.repeat} repeats")
+    for oracle, ok, error in result.checks:
+        print(f"check against {oracle}: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
+    if args.output:
+        np.savez(args.output, **dict(zip(result.output_names, result.outputs)))
+        print(f"outputs written to {args.output}")
+    return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
+
+
+def _analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
 
-    graph = workloads.graph(args.workload)
+    graph = _graph_of(args.workload)
     print(analyze(graph, cores=args.cores, on_chip_bytes=args.on_chip_bytes,
                   ddr_gbps=args.ddr_gbps), end="")
     return EXIT_OK
@@ -84,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "in every stage, the legal core-split axes (and why the "
                                     "others are not), cross-core bytes per candidate split, DDR "
                                     "bytes unfused vs fused, per-core working set.")
-    an.add_argument("workload", help="W1..W5, W1s..W5s or W1l..W5l")
+    an.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
     an.add_argument("--cores", type=_positive_int, default=None,
                     help="cores to split across (default: this machine's)")
     an.add_argument("--on-chip-bytes", type=_positive_int, default=None,
@@ -108,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what to print: any of before,after,trace (default: all)")
     ex.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     ex.set_defaults(run=_explore)
+
+    rn = sub.add_parser("run", help="import an ONNX model, compile, run and time it",
+                        description="Import an ONNX model (static shapes), compile it into fused "
+                                    "kernels, run it on the given inputs (or random ones of the "
+                                    "right shapes and dtypes, fixed seed), print the outputs' "
+                                    "shapes and the median latency; --check compares with "
+                                    "onnx.reference (and onnxruntime when installed).")
+    rn.add_argument("model", help="path to a .onnx file")
+    rn.add_argument("--inputs", default=None, help=".npz with the inputs by ONNX input name")
+    rn.add_argument("--output", default=None, help="write the outputs to this .npz")
+    rn.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
+    rn.add_argument("--check", action="store_true",
+                    help="compare with onnx.reference.ReferenceEvaluator (and onnxruntime)")
+    rn.set_defaults(run=_run)
     return parser
 
 
@@ -124,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import workloads
 
     names = getattr(args, "workloads", None) or []
-    if getattr(args, "workload", None):
+    if getattr(args, "workload", None) and not args.workload.endswith(".onnx"):
         names = [args.workload]
     if getattr(args, "cores", 0) is None:
         from .settings import num_cores
@@ -135,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown workload {name!r}; known: {', '.join(workloads.WORKLOADS)}")
     try:
         return args.run(args)
-    except (ValueError, KeyError, FileNotFoundError) as err:  # Graph/Input/KnobError too
+    except (ValueError, KeyError, OSError) as err:  # Graph/Input/Knob/OnnxImportError too
         print(f"tvm-fusion: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

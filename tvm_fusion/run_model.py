@@ -1,0 +1,97 @@
+"""``tvm-fusion run model.onnx``: import, compile, run, time and optionally check a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .graph import Graph
+
+SEED = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output_names: tuple[str, ...]
+    outputs: tuple[np.ndarray, ...]
+    seconds: float
+    kernels: int
+    schedules: tuple[str, ...]
+    checks: tuple[tuple[str, bool, float], ...]  # (oracle, ok, max |error|)
+
+
+def random_inputs(graph: Graph, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Inputs of the right shapes and dtypes (fixed seed); integers are 0 (always a valid
+    index), booleans a fair coin, floats standard normal."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for t in graph.inputs:
+        if t.dtype.startswith("int"):
+            arrays[t.name] = np.zeros(t.shape, t.dtype)
+        elif t.dtype == "bool":
+            arrays[t.name] = rng.random(t.shape) < 0.5
+        else:
+            arrays[t.name] = rng.standard_normal(t.shape).astype(t.dtype)
+    return arrays
+
+
+def load_inputs(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
+    """Arrays from an ``.npz`` keyed by ONNX input name; every graph input must be there."""
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    missing = [t.name for t in graph.inputs if t.name not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing inputs {', '.join(missing)} (the npz holds "
+                         f"{', '.join(arrays) or 'nothing'})")
+    return {t.name: arrays[t.name] for t in graph.inputs}
+
+
+def _compare(outputs, expected, names, half: bool = False) -> tuple[bool, float]:
+    """``half``: the graph computes in fp16 somewhere and the oracle may not round there."""
+    ok, worst = True, 0.0
+    for name, out, exp in zip(names, outputs, expected):
+        exp = np.asarray(exp)
+        tol = {"rtol": 1e-2, "atol": 1e-2} if half or out.dtype == np.float16 else \
+            {"rtol": 1e-4, "atol": 1e-5}
+        same = out.shape == exp.shape and np.allclose(out, exp, equal_nan=True, **tol)
+        ok &= bool(same)
+        if out.shape == exp.shape and out.size:
+            worst = max(worst, float(np.nanmax(np.abs(out.astype(np.float64) - exp))))
+    return ok, worst
+
+
+def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
+              check: bool = False) -> RunResult:
+    import onnx
+
+    from .compiler import compile as compile_graph
+    from .frontends import from_onnx
+
+    model = onnx.load(path)
+    graph = from_onnx(model)
+    arrays = load_inputs(inputs, graph) if inputs else random_inputs(graph)
+    fn = compile_graph(graph)
+    outputs = fn(**arrays)
+    seconds = fn.benchmark(**arrays, repeat=repeat)
+    names = tuple(o.name for o in model.graph.output)
+    checks = []
+    if check:
+        from onnx.reference import ReferenceEvaluator
+
+        feeds = {k: v for k, v in arrays.items()}
+        checks.append(("onnx.reference",
+                       *_compare(outputs, ReferenceEvaluator(model).run(None, feeds), names)))
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            ort = None
+        if ort is not None:
+            session = ort.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+            # onnxruntime computes fp16 arithmetic in fp32 (no fp16 rounding): fp16 tolerances
+            half = any(t.dtype == "float16" for t in graph.tensors.values())
+            checks.append(("onnxruntime",
+                           *_compare(outputs, session.run(None, feeds), names, half)))
+    return RunResult(names, outputs, seconds, fn.num_kernels, fn.schedules, tuple(checks))
