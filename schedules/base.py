@@ -83,7 +83,15 @@ def merges_after_reduction(ctx: TemplateContext) -> bool:
 
 # ----- block queries ---------------------------------------------------------------------
 def blocks(sch: s_tir.Schedule) -> list:
-    return list(sch.get_child_blocks(sch.get_sblock("root")))
+    """The blocks under the root, fetched by name.
+
+    The names are read from an untraced copy, so the trace records only ``get_sblock(name)``:
+    when MetaSchedule replays the trace with other decisions, a block count that changed (an
+    extra init block, say) cannot break the replay as ``get_child_blocks`` would.
+    """
+    scan = s_tir.Schedule(sch.mod)
+    names = [scan.get(b).name_hint for b in scan.get_child_blocks(scan.get_sblock("root"))]
+    return [sch.get_sblock(name) for name in names]
 
 
 def is_reduction(sch, block) -> bool:

@@ -47,7 +47,7 @@ def apply(sch, ctx: TemplateContext) -> None:
     # Phase 4: the epilogue runs per parallel iteration, on a core-local accumulator
     for block in epilogue:
         if par is not None:
-            sch.reverse_compute_at(block, par)
+            sch.reverse_compute_at(block, par, preserve_unit_loops=True)
     if epilogue:  # without a parallel loop the whole reduction output is one element
         sch.set_scope(reduction, 0, "local")
 
@@ -80,13 +80,14 @@ def _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx):
     if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1 or par is None:
         return par
     partial = sch.rfactor(inner_r, 0)
-    sch.compute_at(partial, par)
+    sch.compute_at(partial, par, preserve_unit_loops=True)
     sch.set_scope(partial, 0, "local")
     depth = next(i for i, lp in enumerate(sch.get_loops(partial))
                  if sch.get(lp).same_as(sch.get(par)))
-    below = sch.get_loops(partial)[depth + 1:]
-    if len(below) == 2:  # (lanes, rows) -> (rows, lanes): the lanes are spatial and contiguous
-        lane_loop, row_loop = below
+    below = sch.get_loops(partial)[depth + 1:]  # (lanes, unit spatial loops..., rows)
+    lane_loop, row_loop = below[0], below[-1]
+    if len(below) >= 2 and extent(sch, lane_loop) == extent(sch, inner_r):
+        # (lanes, rows) -> (rows, lanes): the lanes are spatial and contiguous
         sch.reorder(row_loop, lane_loop)
         sch.vectorize(lane_loop)
         sch.decompose_reduction(partial, row_loop)

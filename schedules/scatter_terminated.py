@@ -92,7 +92,7 @@ def apply(sch, ctx: TemplateContext) -> None:
     for block in blocks(sch):
         if is_reduction(sch, block):
             if at is not None:
-                sch.compute_at(block, at)
+                sch.compute_at(block, at, preserve_unit_loops=True)
             sch.set_scope(block, 0, "local")
             if par is not None:
                 _vectorize_reduction(sch, block, par, ctx)

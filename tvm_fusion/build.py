@@ -37,6 +37,7 @@ class BuiltKernel:
     notice: str | None = None  # set when the chosen template failed and the fallback ran
     trace: str = ""  # the schedule's trace (its sampling instructions are the knobs)
     knobs: tuple = ()  # schedules.base.Knob records of the decisions taken
+    record: str | None = None  # with tuning_logs: which record was applied, or why none
 
 
 _CACHE: dict[tuple, tuple] = {}
@@ -63,6 +64,7 @@ class Scheduled:
     notice: str | None
     trace: str
     knobs: tuple
+    record: str | None = None
 
 
 def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target) -> Scheduled:
@@ -124,7 +126,7 @@ def _build(key, target, nodes, outputs, schedule) -> BuiltKernel:
     function, executable, s = hit
     return BuiltKernel(function, executable, tuple(t.name for t in external_inputs(nodes)),
                        tuple(t.name for t in outputs), tuple(n.name for n in nodes), s.mod,
-                       s.template, s.notice, s.trace, s.knobs)
+                       s.template, s.notice, s.trace, s.knobs, s.record)
 
 
 def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
@@ -135,13 +137,56 @@ def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
 
 
 def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
-                decisions=()) -> BuiltKernel:
-    """One kernel for a fusion group, scheduled by its template (cached per process)."""
+                decisions=(), tuning_logs=None) -> BuiltKernel:
+    """One kernel for a fusion group, scheduled by its template (cached per process).
+
+    With ``tuning_logs``, the best record for this target and workload is applied when there
+    is one (``BuiltKernel.record`` says which, or why the default schedule was used).
+    """
+    if tuning_logs is not None and template is None and not decisions:
+        tuned = _tuned_build(group, target, tuning_logs)
+        if tuned is not None:
+            return tuned
     name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
     key = (kernel_signature(group.nodes, group.outputs), str(target), name,
            tuple(sorted(decisions)))
-    return _build(key, target, group.nodes, group.outputs,
-                  lambda k: schedule_group(k, group, target, template, decisions))
+    built = _build(key, target, group.nodes, group.outputs,
+                   lambda k: schedule_group(k, group, target, template, decisions))
+    if tuning_logs is not None:
+        from dataclasses import replace
+
+        from .tune.records import record_dir
+
+        folder = record_dir(tuning_logs, target, group, built.schedule)
+        built = replace(built, record=f"no tuning record for this target and workload "
+                                      f"({folder}): default schedule")
+    return built
+
+
+def _tuned_build(group: FusionGroup, target, tuning_logs) -> BuiltKernel | None:
+    from .tune.records import count_records, open_database, record_dir
+
+    template = schedules.choose(template_context(group, target))
+    folder = record_dir(tuning_logs, target, group, template.NAME)
+    count = count_records(folder)
+    if count == 0:
+        return None
+
+    def schedule(kernel: LoweredKernel) -> Scheduled:
+        database = open_database(folder)
+        sch = database.query_schedule(kernel.mod, target, "main")
+        if sch is None:
+            raise RuntimeError(f"{folder} holds {count} records but none for this workload: "
+                               "the records do not match the kernel (delete the folder)")
+        record = database.query_tuning_record(kernel.mod, target, "main")
+        seconds = sorted(float(s) for s in record.run_secs)[len(record.run_secs) // 2]
+        return Scheduled(sch.mod, f"tuned:{template.NAME}", None, str(sch.trace), (),
+                         f"best of {count} records applied ({seconds * 1e6:.1f} us "
+                         f"measured when tuned) from {folder}")
+
+    key = (kernel_signature(group.nodes, group.outputs), str(target), "tuned", str(folder),
+           count)
+    return _build(key, target, group.nodes, group.outputs, schedule)
 
 
 def cache_size() -> int:

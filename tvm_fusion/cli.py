@@ -62,6 +62,40 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
 
 
+def _tune(args: argparse.Namespace) -> int:
+    import time
+
+    from .tune import tune
+
+    graph = _graph_of(args.workload)
+    start = time.time()
+
+    def progress(group, done, total, best, elapsed):
+        width = 30
+        filled = int(width * done / max(total, 1))
+        best_text = f"{best * 1e6:.1f} us" if best else "-"
+        print(f"\r  {group[:40]:<40} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+              f"best {best_text}  {elapsed:.0f} s  {done / max(elapsed, 1e-9):.2f} trials/s",
+              end="", flush=True)
+
+    print(f"tuning {args.workload}: {args.trials} trials per group, records in {args.logs}")
+    results = tune(graph, trials=args.trials, time_budget_s=args.time_budget, log_dir=args.logs,
+                   progress=progress)
+    print()
+    header = f"{'group':<40}  {'template':<20}  {'default us':>10}  {'best us':>9}  " \
+             f"{'speedup':>7}  {'trials':>6}  {'wall s':>6}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        best = f"{r.best_seconds * 1e6:.1f}" if r.best_seconds else "-"
+        speedup = f"{r.default_seconds / r.best_seconds:.2f}x" if r.best_seconds else "-"
+        print(f"{r.group[:40]:<40}  {r.template:<20}  {r.default_seconds * 1e6:>10.1f}  "
+              f"{best:>9}  {speedup:>7}  {r.trials:>6}  {r.wall_seconds:>6.0f}")
+    print(f"total wall time {time.time() - start:.0f} s (best = MetaSchedule's measurement; "
+          "default = this process's timing of the default schedule)")
+    return EXIT_OK
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
 
@@ -150,6 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--check", action="store_true",
                     help="compare with onnx.reference.ReferenceEvaluator (and onnxruntime)")
     rn.set_defaults(run=_run)
+
+    tn = sub.add_parser("tune", help="tune every fusion group with MetaSchedule (XGBoost model)",
+                        description="Search each group's template space with MetaSchedule's "
+                                    "evolutionary search and XGBoost cost model, measuring real "
+                                    "runs. Records go to LOGS/<target>/<workload>/ in "
+                                    "MetaSchedule's JSON format; rerunning continues from them "
+                                    "(a killed run loses at most one round of 8 trials).")
+    tn.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
+    tn.add_argument("--trials", type=_positive_int, default=64,
+                    help="trials per group, counting existing records (default 64)")
+    tn.add_argument("--time-budget", type=float, default=None,
+                    help="seconds after which no new round starts")
+    tn.add_argument("--logs", default="tuning_logs", help="records folder (default tuning_logs)")
+    tn.set_defaults(run=_tune)
     return parser
 
 

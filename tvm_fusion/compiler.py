@@ -14,7 +14,7 @@ from .target import as_target
 
 def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
     graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
-    decisions: dict[str, int] | None = None,
+    decisions: dict[str, int] | None = None, tuning_logs: str | None = None,
 ) -> CompiledGraph:
     """Compile ``graph`` into a callable.
 
@@ -36,6 +36,10 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
         ``apply(sch, ctx)``) on every group instead of the first that matches.
     decisions : dict, optional
         Knob overrides by name, e.g. ``{"update_vector": 16}`` (see ``compiled.kernels[i].knobs``).
+    tuning_logs : str, optional
+        A records folder written by :func:`tvm_fusion.tune.tune`: the best record whose target
+        and workload match is applied, else the default schedule (``compiled.notices`` says
+        which, one line per group).
 
     Returns
     -------
@@ -48,7 +52,7 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
     needed = _live_nodes(graph)
     if fuse:
         decided = tuple(sorted((decisions or {}).items()))
-        kernels = [build_group(group, target, template, decided)
+        kernels = [build_group(group, target, template, decided, tuning_logs)
                    for group in partition(graph, needed)]
     else:
         kernels = [build([node], [node.output], target) for node in needed]

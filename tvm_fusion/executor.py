@@ -52,6 +52,17 @@ class CompiledGraph:
         return tuple(k.schedule for k in self.kernels)
 
     @property
+    def notices(self) -> tuple[str, ...]:
+        """One line per kernel that has something to say (tuning record applied or not,
+        template fallback)."""
+        lines = []
+        for k in self.kernels:
+            for text in (k.notice, k.record):
+                if text:
+                    lines.append(f"{'+'.join(k.nodes)}: {text}")
+        return tuple(lines)
+
+    @property
     def num_kernels(self) -> int:
         return len(self.kernels)
 

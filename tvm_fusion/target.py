@@ -46,3 +46,9 @@ def vector_bytes(target: tvm.target.Target) -> int:
         return 32
     return 16
 
+
+
+def target_key(target: tvm.target.Target) -> str:
+    """A short, stable folder name for a target, e.g. ``llvm-znver3-2c``."""
+    mcpu = target.attrs.get("mcpu", "generic")
+    return f"{target.kind.name}-{mcpu}-{num_cores(target)}c"

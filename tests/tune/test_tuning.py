@@ -1,0 +1,106 @@
+"""Real tuning runs with tiny budgets (never skipped): records, resume, apply-best, SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import tvm_fusion as tf
+from tvm_fusion import workloads
+from tvm_fusion.fuse import fuse
+from tvm_fusion.target import host_target, target_key
+from tvm_fusion.tune import record_dir, tune, workload_key
+from tvm_fusion.tune.records import RECORD_FILE, count_records
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    graph, arrays = workloads.load("W1s")
+    first = tune(graph, trials=8, log_dir=logs)
+    return logs, graph, arrays, first
+
+
+def test_records_are_written_in_metaschedule_format(tuned):
+    logs, graph, _, (result,) = tuned
+    (group,) = fuse(graph)
+    folder = record_dir(logs, host_target(), group, "reduction-rooted")
+    assert folder == logs / target_key(host_target()) / workload_key(group, "reduction-rooted")
+    assert result.folder == folder and result.trials == count_records(folder) >= 1
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["template"] == "reduction-rooted" and manifest["inputs"]["x"]["shape"] == [
+        8, 16, 16, 32]
+    for line in (folder / RECORD_FILE).read_text().splitlines():
+        json.loads(line)  # MetaSchedule's JSON database: one JSON record per line
+    assert result.best_seconds is not None and result.best_seconds > 0
+
+
+def test_resume_continues_the_trial_count(tuned):
+    logs, graph, _, (first,) = tuned
+    (again,) = tune(graph, trials=first.trials + 4, log_dir=logs)
+    assert again.trials > first.trials and again.new_trials == again.trials - first.trials
+    (done,) = tune(graph, trials=again.trials, log_dir=logs)
+    assert done.new_trials == 0  # nothing left to do: no new round
+
+
+def test_best_record_is_applied_and_matches_numpy(tuned):
+    logs, graph, arrays, _ = tuned
+    fn = tf.compile(graph, tuning_logs=str(logs))
+    assert fn.schedules == ("tuned:reduction-rooted",)
+    assert "records applied" in fn.notices[0]
+    np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("W1s", arrays),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_records_of_another_target_or_shape_are_never_applied(tuned):
+    logs, graph, _, _ = tuned
+    other_target = {"kind": "llvm", "mcpu": host_target().attrs["mcpu"], "num-cores": 1}
+    fn = tf.compile(graph, target=other_target, tuning_logs=str(logs))
+    assert fn.schedules == ("reduction-rooted",) and "no tuning record" in fn.notices[0]
+    g = tf.Graph("W1s-other-shape")
+    x = g.input("x", (8, 16, 16, 16), "float32")
+    g.output(g.transpose(g.reduce_sum(x, axes=[2], keepdims=True), perm=(0, 3, 1, 2)))
+    fn = tf.compile(g, tuning_logs=str(logs))
+    assert fn.schedules == ("reduction-rooted",) and "no tuning record" in fn.notices[0]
+
+
+def test_truncated_last_line_is_skipped_with_a_warning(tuned):
+    logs, graph, arrays, _ = tuned
+    (group,) = fuse(graph)
+    path = record_dir(logs, host_target(), group, "reduction-rooted") / RECORD_FILE
+    path.write_text(path.read_text() + '[0, [["sample_perfect_tile"')  # killed mid-write
+    lines = path.read_text().count("\n") + 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn = tf.compile(graph, tuning_logs=str(logs))
+        fn(**arrays)
+    assert any(f"{RECORD_FILE}:{lines}" in str(w.message) for w in caught)
+    assert fn.schedules == ("tuned:reduction-rooted",)
+
+
+def test_sigkill_mid_run_then_rerun_continues(tmp_path):
+    command = [sys.executable, "-m", "tvm_fusion.cli", "tune", "W3s", "--trials", "40",
+               "--logs", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    records = []
+    while time.time() < deadline and not records:
+        records = [p for p in tmp_path.rglob(RECORD_FILE) if count_records(p.parent) >= 1]
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert records, "no record was written before the deadline"
+    folder = records[0].parent
+    killed_at = count_records(folder)
+    assert 1 <= killed_at < 40
+    graph = workloads.graph("W3s")
+    (result,) = tune(graph, trials=killed_at + 4, log_dir=tmp_path)
+    assert result.folder == folder and result.trials > killed_at
+    assert result.new_trials == result.trials - killed_at
+    assert os.path.exists(folder / "manifest.json")

@@ -1,0 +1,112 @@
+"""Tuning records: one MetaSchedule JSON database per target and workload.
+
+Layout: ``<log_dir>/<target key>/<workload key>/`` holding MetaSchedule's
+``database_workload.json`` and ``database_tuning_record.json`` (so TVM's own tools read them)
+and a small ``manifest.json`` (workload name and shapes, template, versions).
+
+The workload key hashes what the kernel computes (ops, attributes, shapes, dtypes, how inputs
+are shared: ``build.kernel_signature``) and the template name plus ``RECORDS_VERSION``: it does
+not change when tensors are renamed, and changes when shapes, dtypes, the op chain or the
+template change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import tvm
+
+from ..build import kernel_signature
+from ..fuse import FusionGroup
+from ..target import target_key
+
+RECORDS_VERSION = 1  # bump when a template's space changes incompatibly
+WORKLOAD_FILE = "database_workload.json"
+RECORD_FILE = "database_tuning_record.json"
+
+
+def workload_key(group: FusionGroup, template: str) -> str:
+    text = repr((kernel_signature(group.nodes, group.outputs), template, RECORDS_VERSION))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_dir(log_dir: str | Path, target: tvm.target.Target, group: FusionGroup,
+               template: str) -> Path:
+    return Path(log_dir) / target_key(target) / workload_key(group, template)
+
+
+def write_manifest(folder: Path, graph_name: str, group: FusionGroup, template: str) -> None:
+    from .. import __version__
+
+    manifest = {
+        "workload": graph_name,
+        "group": group.name,
+        "inputs": {t.name: {"shape": list(t.shape), "dtype": t.dtype} for t in group.inputs},
+        "outputs": {t.name: {"shape": list(t.shape), "dtype": t.dtype} for t in group.outputs},
+        "template": template,
+        "tvm": tvm.__version__,
+        "tvm_fusion": __version__,
+        "records_version": RECORDS_VERSION,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def sanitize(path: Path) -> int:
+    """Drop lines that are not valid JSON (a run killed mid-write); warn with file and line.
+
+    Returns the number of valid lines kept.
+    """
+    if not path.exists():
+        return 0
+    lines = path.read_text().splitlines(keepends=True)
+    good = []
+    for number, line in enumerate(lines, 1):
+        try:
+            json.loads(line)
+        except ValueError:
+            warnings.warn(f"{path}:{number}: skipping a truncated or invalid record line",
+                          stacklevel=2)
+            continue
+        good.append(line if line.endswith("\n") else line + "\n")
+    if len(good) != len(lines):
+        path.write_text("".join(good))
+    return len(good)
+
+
+def open_database(folder: Path):
+    """MetaSchedule's JSON database in ``folder`` (created if missing), bad lines dropped."""
+    from tvm.s_tir import meta_schedule as ms
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sanitize(folder / WORKLOAD_FILE)
+    sanitize(folder / RECORD_FILE)
+    return ms.database.JSONDatabase(str(folder / WORKLOAD_FILE), str(folder / RECORD_FILE),
+                                    allow_missing=True)
+
+
+def count_records(folder: Path) -> int:
+    path = folder / RECORD_FILE
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
+
+
+FAILED_RUN_SECONDS = 1e9  # MetaSchedule scores a failed build or run as 1e10 s
+
+
+def count_valid_records(folder: Path) -> int:
+    """Records whose candidate built and ran (not MetaSchedule's 1e10 failure score)."""
+    path = folder / RECORD_FILE
+    if not path.exists():
+        return 0
+    valid = 0
+    for line in path.read_text().splitlines():
+        try:
+            run_secs = json.loads(line)[1][1]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if run_secs and max(float(s) for s in run_secs) < FAILED_RUN_SECONDS:
+            valid += 1
+    return valid
