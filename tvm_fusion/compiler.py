@@ -8,6 +8,7 @@ from .build import build, build_group
 from .checks import index_checks
 from .executor import CompiledGraph
 from .fuse import fuse as partition
+from .fuse import live_nodes
 from .graph import Graph, GraphError
 from .target import as_target
 
@@ -49,7 +50,7 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
     if not graph.outputs:
         raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
     target = as_target(target)
-    needed = _live_nodes(graph)
+    needed = live_nodes(graph)
     if fuse:
         decided = tuple(sorted((decisions or {}).items()))
         kernels = [build_group(group, target, template, decided, tuning_logs)
@@ -59,13 +60,3 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
     checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]
     return CompiledGraph(graph, kernels, checks, target)
 
-
-def _live_nodes(graph: Graph):
-    """The nodes the outputs depend on, in graph order (dead branches are not compiled)."""
-    live, stack = set(), list(graph.outputs)
-    while stack:
-        t = stack.pop()
-        if t.producer is not None and id(t.producer) not in live:
-            live.add(id(t.producer))
-            stack.extend(t.producer.inputs)
-    return [n for n in graph.nodes if id(n) in live]

@@ -46,6 +46,17 @@ def _cut_before(node: Node, members: set[int], scatters: list[Node],
     return None
 
 
+def live_nodes(graph: Graph) -> list[Node]:
+    """The nodes the outputs depend on, in graph order (dead branches are not compiled)."""
+    live, stack = set(), list(graph.outputs)
+    while stack:
+        t = stack.pop()
+        if t.producer is not None and id(t.producer) not in live:
+            live.add(id(t.producer))
+            stack.extend(t.producer.inputs)
+    return [n for n in graph.nodes if id(n) in live]
+
+
 def fuse(graph: Graph, nodes: list[Node] | None = None) -> list[FusionGroup]:
     """Split ``graph`` (or the given live ``nodes``) into fusion groups, in execution order."""
     nodes = list(graph.nodes if nodes is None else nodes)

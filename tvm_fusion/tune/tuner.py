@@ -26,8 +26,7 @@ import tvm
 
 from .. import schedules
 from ..build import build_group, template_context
-from ..compiler import _live_nodes
-from ..fuse import FusionGroup, fuse
+from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..lower import lower
 from ..target import as_target
@@ -125,7 +124,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                                                    enable_cpu_cache_flush=False),
         f_alloc_argument=alloc_in_range_arguments)
     results = []
-    for group in fuse(graph, _live_nodes(graph)):
+    for group in fuse(graph, live_nodes(graph)):
         group_start = time.time()
         ctx = template_context(group, target)
         template = schedules.choose(ctx)
