@@ -22,3 +22,13 @@ def test_explore_a_hand_built_graph_with_a_forced_template():
     g.output(g.exp(g.neg(x)))
     result = explore(g, template="fallback", repeat=2)
     assert result.ok and result.kernels[0].schedule == "fallback"
+
+
+def test_explore_shows_the_groups_compile_built_even_with_a_dead_branch():
+    g = tf.Graph()
+    x = g.input("x", (7, 13), "float32")
+    g.exp(x)  # dead: not an output, so compile builds no kernel for it
+    g.output(g.relu(g.neg(x)))
+    result = explore(g, repeat=2)
+    assert len(result.before) == len(result.kernels) == 1
+    assert "exp" not in result.before[0].script()

@@ -7,6 +7,7 @@ process whatever its tensors are called.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import warnings
 from collections.abc import Sequence
@@ -143,8 +144,9 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
     With ``tuning_logs``, the best record for this target and workload is applied when there
     is one (``BuiltKernel.record`` says which, or why the default schedule was used).
     """
+    folder = None
     if tuning_logs is not None and template is None and not decisions:
-        tuned = _tuned_build(group, target, tuning_logs)
+        tuned, folder = _tuned_build(group, target, tuning_logs)
         if tuned is not None:
             return tuned
     name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
@@ -153,24 +155,21 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
     built = _build(key, target, group.nodes, group.outputs,
                    lambda k: schedule_group(k, group, target, template, decisions))
     if tuning_logs is not None:
-        from dataclasses import replace
-
-        from .tune.records import record_dir
-
-        folder = record_dir(tuning_logs, target, group, built.schedule)
-        built = replace(built, record=f"no tuning record for this target and workload "
-                                      f"({folder}): default schedule")
+        why = f"no tuning record for this target and workload ({folder})" if folder else \
+            "a template or decisions were forced"
+        built = dataclasses.replace(built, record=f"{why}: default schedule")
     return built
 
 
-def _tuned_build(group: FusionGroup, target, tuning_logs) -> BuiltKernel | None:
+def _tuned_build(group: FusionGroup, target, tuning_logs):
+    """``(kernel built from the best record, records folder)``; ``None`` when no record."""
     from .tune.records import count_records, open_database, record_dir
 
     template = schedules.choose(template_context(group, target))
     folder = record_dir(tuning_logs, target, group, template.NAME)
     count = count_records(folder)
     if count == 0:
-        return None
+        return None, folder
 
     def schedule(kernel: LoweredKernel) -> Scheduled:
         database = open_database(folder)
@@ -186,7 +185,7 @@ def _tuned_build(group: FusionGroup, target, tuning_logs) -> BuiltKernel | None:
 
     key = (kernel_signature(group.nodes, group.outputs), str(target), "tuned", str(folder),
            count)
-    return _build(key, target, group.nodes, group.outputs, schedule)
+    return _build(key, target, group.nodes, group.outputs, schedule), folder
 
 
 def cache_size() -> int:

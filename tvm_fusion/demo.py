@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from . import workloads
 from .compiler import compile as compile_graph
+from .reference import compare
 from .timing import median_seconds
 
 DEMO_WORKLOADS = ("W5", "W1", "W2", "W3", "W4")  # the seed chain first
@@ -26,23 +25,12 @@ class DemoRow:
     numpy_ms: float
 
 
-def tolerance(dtype) -> dict:
-    if np.dtype(dtype) == np.float16:
-        return {"rtol": 1e-3, "atol": 1e-3}
-    return {"rtol": 1e-4, "atol": 1e-4}
-
-
 def run_workload(name: str, *, repeat: int = 15) -> DemoRow:
     graph, arrays = workloads.load(name)
     expected = workloads.reference(name, arrays)
     fused, unfused = compile_graph(graph), compile_graph(graph, fuse=False)
-    ok, error = True, 0.0
-    for fn in (fused, unfused):
-        (out,) = fn(**arrays)
-        same_shape = out.shape == expected.shape
-        ok &= same_shape and bool(np.allclose(out, expected, **tolerance(out.dtype)))
-        error = max(error, float(np.max(np.abs(out.astype(np.float64) - expected)))
-                    if same_shape else float("inf"))
+    checks = [compare(fn(**arrays), [expected]) for fn in (fused, unfused)]
+    ok, error = all(c[0] for c in checks), max(c[1] for c in checks)
     return DemoRow(name, workloads.get(name).title, "+".join(fused.schedules),
                    fused.num_kernels, ok, error,
                    fused.benchmark(**arrays, repeat=repeat) * 1e3,

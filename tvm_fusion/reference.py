@@ -135,3 +135,28 @@ def run(graph: Graph, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     """Evaluate ``graph`` with numpy; returns the outputs in output order."""
     values = evaluate(graph, inputs)
     return tuple(values[t.name] for t in graph.outputs)
+
+
+def compare(outputs, expected, *, half: bool = False) -> tuple[bool, float]:
+    """Do ``outputs`` match the oracle's ``expected``? Returns ``(ok, max |error|)``.
+
+    Tolerances fit the dtype: fp16 outputs 1e-3; otherwise 1e-4 relative and 1e-4 of the
+    largest expected magnitude (sums in another order). ``half=True`` when the graph computes
+    in fp16 and the oracle does not round there (onnxruntime adds fp16 in fp32): 1e-2.
+    """
+    ok, worst = True, 0.0
+    for out, exp in zip(outputs, expected):
+        exp = np.asarray(exp)
+        if out.shape != exp.shape:
+            return False, float("inf")
+        if half:
+            rtol = atol = 1e-2
+        elif out.dtype == np.float16:
+            rtol = atol = 1e-3
+        else:
+            finite = np.abs(exp[np.isfinite(exp)]) if exp.dtype.kind == "f" else np.abs(exp)
+            rtol, atol = 1e-4, 1e-4 * max(1.0, float(np.max(finite, initial=0)))
+        ok &= bool(np.allclose(out, exp, rtol=rtol, atol=atol, equal_nan=True))
+        if out.size:
+            worst = max(worst, float(np.nanmax(np.abs(out.astype(np.float64) - exp))))
+    return ok, worst

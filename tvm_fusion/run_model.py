@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .graph import Graph
+from .reference import compare
 
 SEED = 0
 
@@ -48,20 +49,6 @@ def load_inputs(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
     return {t.name: arrays[t.name] for t in graph.inputs}
 
 
-def _compare(outputs, expected, names, half: bool = False) -> tuple[bool, float]:
-    """``half``: the graph computes in fp16 somewhere and the oracle may not round there."""
-    ok, worst = True, 0.0
-    for name, out, exp in zip(names, outputs, expected):
-        exp = np.asarray(exp)
-        tol = {"rtol": 1e-2, "atol": 1e-2} if half or out.dtype == np.float16 else \
-            {"rtol": 1e-4, "atol": 1e-5}
-        same = out.shape == exp.shape and np.allclose(out, exp, equal_nan=True, **tol)
-        ok &= bool(same)
-        if out.shape == exp.shape and out.size:
-            worst = max(worst, float(np.nanmax(np.abs(out.astype(np.float64) - exp))))
-    return ok, worst
-
-
 def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
               check: bool = False) -> RunResult:
     import onnx
@@ -82,7 +69,7 @@ def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
 
         feeds = {k: v for k, v in arrays.items()}
         checks.append(("onnx.reference",
-                       *_compare(outputs, ReferenceEvaluator(model).run(None, feeds), names)))
+                       *compare(outputs, ReferenceEvaluator(model).run(None, feeds))))
         try:
             import onnxruntime as ort
         except ImportError:
@@ -93,5 +80,5 @@ def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
             # onnxruntime computes fp16 arithmetic in fp32 (no fp16 rounding): fp16 tolerances
             half = any(t.dtype == "float16" for t in graph.tensors.values())
             checks.append(("onnxruntime",
-                           *_compare(outputs, session.run(None, feeds), names, half)))
+                           *compare(outputs, session.run(None, feeds), half=half)))
     return RunResult(names, outputs, seconds, fn.num_kernels, fn.schedules, tuple(checks))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fuse import FusionGroup, fuse
+from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from .axes import GroupAxis, StageRole, group_axes
 from .traffic import (SplitCost, ddr_bytes_fused, ddr_bytes_unfused, split_costs,
@@ -101,7 +101,7 @@ def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
     if cores < 1:
         raise ValueError(f"cores must be >= 1, got {cores}")
     groups = tuple(analyze_group(g, cores=cores, on_chip_bytes=on_chip_bytes)
-                   for g in fuse(graph))
+                   for g in fuse(graph, live_nodes(graph)))  # the groups compile builds
     return AnalysisReport(graph.name, groups, cores, on_chip_bytes, ddr_gbps)
 
 
