@@ -5,6 +5,11 @@ A template module defines ``NAME``, ``matches(ctx) -> bool`` (cheap: reads only 
 Tunable choices go through ``sch.sample_perfect_tile`` / ``sch.sample_categorical``: with
 ``ctx.tuning`` False the heuristic decision is passed in (the default schedule); with it True
 the decision is left to MetaSchedule's sampler, so the same function is the design space.
+
+``ctx.replay`` (tuning only) forces the first decisions, in sampling order: the
+template-aware mutator (``tvm_fusion.tune.mutator``) re-runs a template with one decision
+changed, so choices that steer the template's Python (how many loops the parallel loop fuses,
+whether a tile is wide enough to vectorise) follow the new decision; a replayed trace would not.
 """
 
 from __future__ import annotations
@@ -31,10 +36,16 @@ class TemplateContext:
     vector_bytes: int
     tuning: bool = False
     decisions: tuple[tuple[str, int], ...] = ()  # user overrides, e.g. (("update_vector", 8),)
+    replay: tuple = ()  # tuning: forced decisions in sampling order (None = sample)
     knobs: list = field(default_factory=list, compare=False)  # Knob records, filled by apply
 
     def override(self, name: str) -> int | None:
         return dict(self.decisions).get(name)
+
+    def replayed(self):
+        """The forced decision for the next sampling instruction, if any."""
+        i = len(self.knobs)
+        return self.replay[i] if self.tuning and i < len(self.replay) else None
 
     @property
     def nodes(self):
@@ -156,10 +167,16 @@ def tile_knob(sch, ctx: TemplateContext, name: str, loop, default_inner: int, ma
     if inner is None:
         inner = max((f for f in range(1, min(n, max(default_inner, 1)) + 1) if n % f == 0),
                     default=1)
+    decision = [n // inner, inner]
+    if ctx.tuning:
+        forced = ctx.replayed()
+        valid = forced is not None and len(forced) == 2 and forced[0] * forced[1] == n and \
+            forced[1] <= max(max_inner, 1)
+        decision = list(forced) if valid else None
     factors = sch.sample_perfect_tile(loop, n=2, max_innermost_factor=max(max_inner, 1),
-                                      decision=None if ctx.tuning else [n // inner, inner])
-    if not ctx.tuning:
-        ctx.knobs.append(Knob(name, inner, f"divisors of {n} up to {max(max_inner, 1)}"))
+                                      decision=decision)
+    ctx.knobs.append(Knob(name, int(sch.get(factors[1])),
+                          f"divisors of {n} up to {max(max_inner, 1)}"))
     return sch.split(loop, factors)
 
 
@@ -183,11 +200,14 @@ def parallel_depth(sch, ctx: TemplateContext, name: str, loops) -> int:
             raise KnobError(f"knob '{name}' = {chosen} is impossible: expected one of "
                             f"{candidates}")
         default = candidates.index(chosen)
+    decision = default
+    if ctx.tuning:
+        forced = ctx.replayed()
+        decision = forced if forced is not None and 0 <= forced < len(candidates) else None
     choice = sch.sample_categorical(candidates, [1 / len(candidates)] * len(candidates),
-                                    decision=None if ctx.tuning else default)
+                                    decision=decision)
     value = int(sch.get(choice))
-    if not ctx.tuning:
-        ctx.knobs.append(Knob(name, value, f"1..{len(candidates)} outer loops"))
+    ctx.knobs.append(Knob(name, value, f"1..{len(candidates)} outer loops"))
     return value
 
 

@@ -76,10 +76,11 @@ def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target) -> Schedul
 
 
 def template_context(group: FusionGroup, target: tvm.target.Target, *, tuning: bool = False,
-                     decisions=()) -> schedules.TemplateContext:
+                     decisions=(), replay=()) -> schedules.TemplateContext:
     cores = num_cores(target)
     return schedules.TemplateContext(analyze_group(group, cores=cores), cores,
-                                     vector_bytes(target), tuning, tuple(decisions))
+                                     vector_bytes(target), tuning, tuple(decisions),
+                                     tuple(replay))
 
 
 def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target.Target,

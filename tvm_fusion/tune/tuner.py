@@ -4,13 +4,20 @@ Thin on purpose: MetaSchedule brings the builder, runner, JSON database, XGBoost
 and evolutionary search. What it does silently, we make explicit:
 
 - the space is ``ScheduleFn(template applied with tuning=True)`` with its postprocessors and
-  mutators set explicitly (a bare callable gets none, and search degrades to re-sampling);
+  mutators set explicitly (a bare callable gets none, and search degrades to re-sampling):
+  ``MutateTileSize`` plus our ``MutateTemplateDecision``, which also mutates the categorical
+  knobs and re-runs the template so the Python they steer follows (see ``mutator.py``);
+- ``XGBModel`` predicts at random until it has seen ``num_warmup_samples`` results (100 by
+  default: more than a whole 64-trial budget); ours starts ranking after the first round;
+- ``tune_tir`` starts a new, untrained cost model on every call; we keep one model per group
+  across rounds and train it on the records already in the database before the first new
+  round (resume);
 - tuning runs in rounds of ``batch`` trials, each committed to the JSON database before the
   next starts, so a killed run loses at most the round in flight, and a rerun continues the
   trial count from the records;
-- a round that adds no record (every build failed or timed out) raises ``TuningError``;
-- measurements: ``EvaluatorConfig(number=..., repeat=5, min_repeat_ms=20)``, the median of 5
-  repeats of >= 20 ms each, so timer noise does not pick the winner.
+- a round whose candidates all fail raises ``TuningError``; a round that finds no new
+  candidate (a small space fully measured) stops the group and says so;
+- builder, runner and evaluator settings: ``measure.py``.
 """
 
 from __future__ import annotations
@@ -31,11 +38,16 @@ from ..graph import Graph
 from ..lower import lower
 from ..target import as_target
 from ..timing import median_seconds
-from .measure import alloc_in_range_arguments
+from .measure import RPCSettings, make_builder, make_runner
+from .mutator import MutateTemplateDecision
 from .records import (count_records, count_valid_records, open_database, record_dir,
                       write_manifest)
 
-BUILD_TIMEOUT_S = 120  # the first build of a worker imports TVM's tensor intrinsics (~30 s here)
+MUTATOR_PROBS = {"tile": 0.5, "template": 0.5}  # MutateTileSize vs MutateTemplateDecision
+# A template space holds tens to hundreds of points, not the generic space's millions: a
+# population of 128 (MetaSchedule's default: 512) covers it, and each member costs a Python
+# template run (~5 ms), so the default population made the search 10 s of a 14 s round.
+SEARCH = {"population_size": 128, "init_min_unmeasured": 32}
 
 
 class TuningError(RuntimeError):
@@ -52,22 +64,52 @@ class GroupTuning:
     default_seconds: float
     best_seconds: float | None
     wall_seconds: float
+    warm_start: int = 0  # measured records the cost model was trained on before round one
+    stopped: str = ""  # why the group stopped: trials reached, time budget, space exhausted
 
 
-def template_space(group: FusionGroup, target, template):
+def template_space(group: FusionGroup, target, template, seed: int = 0):
+    """The template as MetaSchedule's design space, with explicit postprocs and mutators."""
     from tvm.s_tir import meta_schedule as ms
 
-    def space(sch) -> None:
-        template.apply(sch, template_context(group, target, tuning=True))
+    def apply_template(sch, replay=()) -> None:
+        template.apply(sch, template_context(group, target, tuning=True, replay=replay))
 
     return ms.space_generator.ScheduleFn(
-        space,
+        apply_template,
         sch_rules=[],
         postprocs=[ms.postproc.DisallowDynamicLoop(),
                    ms.postproc.RewriteParallelVectorizeUnroll(),
                    ms.postproc.RewriteReductionBlock()],
-        mutator_probs={ms.mutator.MutateTileSize(): 1.0},
+        mutator_probs={ms.mutator.MutateTileSize(): MUTATOR_PROBS["tile"],
+                       MutateTemplateDecision(apply_template, seed): MUTATOR_PROBS["template"]},
     )
+
+
+def cost_model(warmup: int):
+    """XGBoost cost model that ranks candidates once it has seen ``warmup`` results."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.cost_model.XGBModel(num_warmup_samples=warmup)
+
+
+def warm_start(model, database, mod, target, space) -> int:
+    """Train ``model`` on the measured records in ``database``; returns how many."""
+    from tvm.s_tir import meta_schedule as ms
+
+    if not database.has_workload(mod):
+        return 0
+    records = database.get_top_k(database.commit_workload(mod), 1 << 30)
+    records = [r for r in records if r.run_secs and
+               max(float(s) for s in r.run_secs) < 1e9]
+    if not records:
+        return 0
+    context = ms.TuneContext(mod=mod, target=target, space_generator=space,
+                             task_name="main", num_threads=1)
+    model.update(context, [r.as_measure_candidate() for r in records],
+                 [ms.runner.RunnerResult(run_secs=r.run_secs, error_msg=None)
+                  for r in records])
+    return len(records)
 
 
 def _time_function(function, mod: tvm.IRModule, repeat: int = 9) -> float:
@@ -84,7 +126,8 @@ def _time_function(function, mod: tvm.IRModule, repeat: int = 9) -> float:
 
 
 def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | None = None,
-         log_dir: str | Path = "tuning_logs", seed: int = 0, batch: int = 8,
+         log_dir: str | Path = "tuning_logs", runner: str | RPCSettings = "local",
+         seed: int = 0, batch: int = 8,
          progress: Callable[[str, int, int, float | None, float], None] | None = None,
          ) -> list[GroupTuning]:
     """Tune every fusion group of ``graph``; records go to ``log_dir``.
@@ -102,6 +145,8 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         Stop starting new rounds after this many seconds.
     log_dir : str or Path
         Root of the records (``<log_dir>/<target key>/<workload key>/``).
+    runner : "local" or RPCSettings
+        Where candidates run: this machine, or a device behind a TVM RPC tracker.
     seed : int
         Search seed (each round uses ``seed + trials so far``).
     batch : int
@@ -117,12 +162,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
 
     target = as_target(target)
     start = time.time()
-    _quiet_metaschedule_console()
-    builder = ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S)
-    runner = ms.runner.LocalRunner(
-        evaluator_config=ms.runner.EvaluatorConfig(number=3, repeat=5, min_repeat_ms=20,
-                                                   enable_cpu_cache_flush=False),
-        f_alloc_argument=alloc_in_range_arguments)
+    builder, runner = make_builder(), make_runner(runner)
     results = []
     for group in fuse(graph, live_nodes(graph)):
         group_start = time.time()
@@ -140,16 +180,28 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         mod = lower(group.nodes, group.outputs).mod
         before = done = count_records(folder)
         valid_before = count_valid_records(folder)
-        space = template_space(group, target, template)
+        space = template_space(group, target, template, seed)
+        model = cost_model(warmup=min(batch, trials))
+        warm = warm_start(model, database, mod, target, space) if done < trials else 0
+        stopped = "trials reached"
         while done < trials:
             if time_budget_s is not None and time.time() - start > time_budget_s:
+                stopped = "time budget"
                 break
             n = min(batch, trials - done)
+            _quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
             ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
                         num_trials_per_iter=n, space=space, database=database,
-                        cost_model="xgb", builder=builder, runner=runner, seed=seed + done)
+                        cost_model=model, builder=builder, runner=runner, seed=seed + done,
+                        strategy=ms.search_strategy.EvolutionarySearch(**SEARCH))
             now, valid = count_records(folder), count_valid_records(folder)
-            if valid == valid_before or now == done:
+            if now == done:
+                stopped = "space exhausted"
+                logging.getLogger(__name__).warning(
+                    "group %s: the search found no unmeasured candidate after %d trials; "
+                    "stopping (the template's space is small)", group.name, done)
+                break
+            if valid == valid_before:
                 raise TuningError(
                     f"group {group.name}: a round of {n} trials measured nothing (every "
                     f"candidate failed to build or run); see {folder / 'work' / 'logs'}")
@@ -159,7 +211,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                          time.time() - start)
         results.append(GroupTuning(group.name, template.NAME, folder, done, done - before,
                                    default_seconds, _best_seconds(database, mod, target),
-                                   time.time() - group_start))
+                                   time.time() - group_start, warm, stopped))
     return results
 
 
