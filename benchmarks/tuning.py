@@ -10,7 +10,7 @@ For W1, W2, W3 and W5 (base sizes), in one run:
   trial budget and round size.
 
 Both use the same builder, runner, evaluator settings and cost model settings
-(``tvm_fusion.tune.measure``, ``XGBModel(num_warmup_samples=batch)``), so the design space and
+(``tvm_fusion.tuning.measure``, ``XGBModel(num_warmup_samples=batch)``), so the design space and
 search are what differ. The tensor-intrinsic import that ``TuneContext`` pays once per process
 is paid before either clock starts.
 
@@ -39,10 +39,10 @@ from tvm_fusion.fuse import fuse, live_nodes
 from tvm_fusion.lower import lower
 from tvm_fusion.target import as_target
 from tvm_fusion.timing import median_seconds
-from tvm_fusion.tune import tune
-from tvm_fusion.tune.measure import make_builder, make_runner
-from tvm_fusion.tune.records import FAILED_RUN_SECONDS
-from tvm_fusion.tune.tuner import _quiet_metaschedule_console, cost_model
+from tvm_fusion.tuning import tune
+from tvm_fusion.tuning.measure import make_builder, make_runner
+from tvm_fusion.tuning.records import FAILED_RUN_SECONDS
+from tvm_fusion.tuning.tuner import _quiet_metaschedule_console, cost_model
 
 BATCH = 8
 
@@ -119,7 +119,7 @@ def run(name: str, trials: int, repeat: int, target, root: Path) -> dict:
           flush=True)
     match = next((elapsed for elapsed, _, best in trajectory
                   if best is not None and best <= generic_logged), None)
-    from tvm_fusion.tune.records import open_database
+    from tvm_fusion.tuning.records import open_database
 
     ours_db = open_database(ours.folder)
     times = remeasure({"default": build_group(group, target).function,

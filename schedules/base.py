@@ -7,7 +7,7 @@ Tunable choices go through ``sch.sample_perfect_tile`` / ``sch.sample_categorica
 the decision is left to MetaSchedule's sampler, so the same function is the design space.
 
 ``ctx.replay`` (tuning only) forces the first decisions, in sampling order: the
-template-aware mutator (``tvm_fusion.tune.mutator``) re-runs a template with one decision
+template-aware mutator (``tvm_fusion.tuning.mutator``) re-runs a template with one decision
 changed, so choices that steer the template's Python (how many loops the parallel loop fuses,
 whether a tile is wide enough to vectorise) follow the new decision; a replayed trace would not.
 """

@@ -15,6 +15,7 @@ _LAZY = {
     "compile": ("tvm_fusion.compiler", "compile"),
     "analysis": ("tvm_fusion.analysis", None),
     "from_onnx": ("tvm_fusion.frontends", "from_onnx"),
+    "tune": ("tvm_fusion.tuning", "tune"),
 }
 
 
@@ -27,5 +28,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["analysis", "FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile",
-           "from_onnx", "fuse",
+           "from_onnx", "fuse", "tune",
            "workloads", "reference", "__version__"]

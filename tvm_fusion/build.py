@@ -164,7 +164,7 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
 
 def _tuned_build(group: FusionGroup, target, tuning_logs):
     """``(kernel built from the best record, records folder)``; ``None`` when no record."""
-    from .tune.records import count_records, open_database, record_dir
+    from .tuning.records import count_records, open_database, record_dir
 
     template = schedules.choose(template_context(group, target))
     folder = record_dir(tuning_logs, target, group, template.NAME)

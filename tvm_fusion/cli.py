@@ -19,17 +19,29 @@ def _demo(args: argparse.Namespace) -> int:
     from .target import as_target
 
     names = args.workloads or list(DEMO_WORKLOADS)
+    logs = None if args.no_logs else args.logs
     print(f"tvm-fusion demo on {as_target(None)}\n")
     print(analyze(workloads.graph(names[0]), cores=num_cores()))
-    print(f"fused: one kernel per fusion group, template schedules; unfused: one kernel per op "
-          f"(simple schedules). Latency = median of {args.repeat} repeats, inputs in memory.\n")
+    print(f"fused: one kernel per fusion group, scheduled from the tuning records in {logs} "
+          f"when they match this CPU, else by its template; untuned: the same kernel with the "
+          f"template's default schedule; unfused: one kernel per op (simple schedules). "
+          f"Latency = median of {args.repeat} repeats, inputs in memory.\n"
+          if logs else
+          f"fused: one kernel per fusion group, template schedules (no tuning records); "
+          f"unfused: one kernel per op (simple schedules). Latency = median of {args.repeat} "
+          f"repeats, inputs in memory.\n")
     rows = []
     for name in names:
         print(f"  {name}: compiling fused and unfused, checking against numpy, timing ...",
               flush=True)
-        rows.append(run_workload(name, repeat=args.repeat))
+        rows.append(run_workload(name, repeat=args.repeat, tuning_logs=logs))
     print()
     print(format_table(rows))
+    if logs:
+        print("\nschedules:")
+        for row in rows:
+            for line in row.notices:
+                print(f"  {row.workload} {line}")
     return EXIT_OK if all(r.ok for r in rows) else EXIT_CHECK_FAILED
 
 
@@ -62,12 +74,60 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
 
 
+def _compile(args: argparse.Namespace) -> int:
+    """Compile with the tuning records, say per group what was applied, check and time."""
+    from .compiler import compile as compile_graph
+    from .reference import compare
+
+    logs = None if args.no_logs else args.logs
+    if args.workload.endswith(".onnx"):
+        from .run_model import run_model
+
+        result = run_model(args.workload, repeat=args.repeat, check=True, tuning_logs=logs)
+        for line in result.notices:
+            print(f"  {line}")
+        print(f"{args.workload}: {result.kernels} kernel(s) ({', '.join(result.schedules)}); "
+              f"median latency {result.seconds * 1e3:.3f} ms over {args.repeat} repeats")
+        for oracle, ok, error in result.checks:
+            print(f"check against {oracle}: {'ok' if ok else 'MISMATCH'} "
+                  f"(max |error| {error:.2e})")
+        return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
+    from . import workloads
+
+    graph, arrays = workloads.load(args.workload)
+    fn = compile_graph(graph, tuning_logs=logs)
+    default = compile_graph(graph)
+    print(f"{args.workload}: {fn.num_kernels} kernel(s) ({', '.join(fn.schedules)})")
+    for line in fn.notices:
+        print(f"  {line}")
+    ok, error = compare(fn(**arrays), [workloads.reference(args.workload, arrays)])
+    print(f"check against numpy: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
+    seconds = fn.benchmark(**arrays, repeat=args.repeat)
+    default_seconds = default.benchmark(**arrays, repeat=args.repeat)
+    print(f"median latency: {seconds * 1e3:.4f} ms; template default schedule "
+          f"{default_seconds * 1e3:.4f} ms ({default_seconds / seconds:.2f}x); "
+          f"{args.repeat} repeats")
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
+
+
+def _rpc_settings(text: str | None):
+    if not text:
+        return "local"
+    from .tuning import RPCSettings
+
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise ValueError(f"--rpc expects HOST:PORT:KEY (a TVM RPC tracker and device key), "
+                         f"got {text!r}")
+    return RPCSettings(parts[0], int(parts[1]), parts[2])
+
+
 def _tune(args: argparse.Namespace) -> int:
     import time
 
-    from .tune import tune
+    from .tuning import tune
+    from .tuning.records import prune
 
-    graph = _graph_of(args.workload)
     start = time.time()
 
     def progress(group, done, total, best, elapsed):
@@ -78,10 +138,20 @@ def _tune(args: argparse.Namespace) -> int:
               f"best {best_text}  {elapsed:.0f} s  {done / max(elapsed, 1e-9):.2f} trials/s",
               end="", flush=True)
 
-    print(f"tuning {args.workload}: {args.trials} trials per group, records in {args.logs}")
-    results = tune(graph, trials=args.trials, time_budget_s=args.time_budget, log_dir=args.logs,
-                   progress=progress)
-    print()
+    runner = _rpc_settings(args.rpc)
+    results = []
+    for name in args.workloads:
+        graph = _graph_of(name)
+        budget = None if args.time_budget is None else args.time_budget - (time.time() - start)
+        print(f"tuning {name}: {args.trials} trials per group, records in {args.logs}")
+        results += tune(graph, trials=args.trials, time_budget_s=budget, log_dir=args.logs,
+                        runner=runner, progress=progress)
+        print()
+    if args.keep_best:
+        for r in results:
+            if r.folder is not None:
+                prune(r.folder, args.keep_best)
+        print(f"pruned every group's records to its {args.keep_best} best")
     header = f"{'group':<40}  {'template':<20}  {'default us':>10}  {'best us':>9}  " \
              f"{'speedup':>7}  {'trials':>6}  {'wall s':>6}"
     print(header)
@@ -89,8 +159,9 @@ def _tune(args: argparse.Namespace) -> int:
     for r in results:
         best = f"{r.best_seconds * 1e6:.1f}" if r.best_seconds else "-"
         speedup = f"{r.default_seconds / r.best_seconds:.2f}x" if r.best_seconds else "-"
+        note = f"  ({r.stopped})" if r.stopped not in ("", "trials reached") else ""
         print(f"{r.group[:40]:<40}  {r.template:<20}  {r.default_seconds * 1e6:>10.1f}  "
-              f"{best:>9}  {speedup:>7}  {r.trials:>6}  {r.wall_seconds:>6.0f}")
+              f"{best:>9}  {speedup:>7}  {r.trials:>6}  {r.wall_seconds:>6.0f}{note}")
     print(f"total wall time {time.time() - start:.0f} s (best = MetaSchedule's measurement; "
           "default = this process's timing of the default schedule)")
     return EXIT_OK
@@ -139,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("workloads", nargs="*", metavar="WORKLOAD",
                       help="workloads to run (default: W5 W1 W2 W3 W4; W1s..W5s, W1l..W5l too)")
     demo.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
+    _logs_arguments(demo)
     demo.set_defaults(run=_demo)
 
     an = sub.add_parser("analyze", help="print the split analysis of a workload",
@@ -191,14 +263,42 @@ def build_parser() -> argparse.ArgumentParser:
                                     "runs. Records go to LOGS/<target>/<workload>/ in "
                                     "MetaSchedule's JSON format; rerunning continues from them "
                                     "(a killed run loses at most one round of 8 trials).")
-    tn.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
+    tn.add_argument("workloads", nargs="+", metavar="WORKLOAD",
+                    help="W1..W5, W1s..W5s, W1l..W5l, or model.onnx files (several: in turn)")
     tn.add_argument("--trials", type=_positive_int, default=64,
                     help="trials per group, counting existing records (default 64)")
     tn.add_argument("--time-budget", type=float, default=None,
-                    help="seconds after which no new round starts")
+                    help="seconds (for the whole command) after which no new round starts")
     tn.add_argument("--logs", default="tuning_logs", help="records folder (default tuning_logs)")
+    tn.add_argument("--rpc", default=None, metavar="HOST:PORT:KEY",
+                    help="measure on the device KEY of a TVM RPC tracker instead of locally")
+    tn.add_argument("--keep-best", type=_positive_int, default=None, metavar="K",
+                    help="afterwards, prune each group's records to its K best (for shipping "
+                         "records; a later tune restarts its count from K)")
     tn.set_defaults(run=_tune)
+
+    cp = sub.add_parser("compile", help="compile with the tuning records, check and time",
+                        description="Compile a workload or ONNX model, applying the best tuning "
+                                    "record of each group when its target and workload match "
+                                    "(else the template's default schedule); print one line per "
+                                    "group saying which, check the result (numpy for workloads, "
+                                    "onnx.reference and onnxruntime for models) and print the "
+                                    "median latency beside the default schedule's.")
+    cp.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
+    cp.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
+    _logs_arguments(cp)
+    cp.set_defaults(run=_compile)
     return parser
+
+
+def _logs_arguments(parser: argparse.ArgumentParser) -> None:
+    from .settings import default_logs
+
+    parser.add_argument("--logs", default=default_logs(),
+                        help="tuning records to apply (default: $TVM_FUSION_LOGS, else the "
+                             "records shipped in the repository's tuning_logs/)")
+    parser.add_argument("--no-logs", action="store_true",
+                        help="ignore tuning records: template default schedules")
 
 
 def _positive_int(text: str) -> int:
@@ -221,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.cores = num_cores()
     for name in names:
-        if name not in workloads.WORKLOADS:
+        if name not in workloads.WORKLOADS and not name.endswith(".onnx"):
             parser.error(f"unknown workload {name!r}; known: {', '.join(workloads.WORKLOADS)}")
     try:
         return args.run(args)

@@ -38,7 +38,7 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
     decisions : dict, optional
         Knob overrides by name, e.g. ``{"update_vector": 16}`` (see ``compiled.kernels[i].knobs``).
     tuning_logs : str, optional
-        A records folder written by :func:`tvm_fusion.tune.tune`: the best record whose target
+        A records folder written by :func:`tvm_fusion.tune`: the best record whose target
         and workload match is applied, else the default schedule (``compiled.notices`` says
         which, one line per group).
 

@@ -21,6 +21,7 @@ class RunResult:
     kernels: int
     schedules: tuple[str, ...]
     checks: tuple[tuple[str, bool, float], ...]  # (oracle, ok, max |error|)
+    notices: tuple[str, ...] = ()  # with tuning_logs: which record each kernel got
 
 
 def random_inputs(graph: Graph, seed: int = SEED) -> dict[str, np.ndarray]:
@@ -50,7 +51,7 @@ def load_inputs(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
 
 
 def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
-              check: bool = False) -> RunResult:
+              check: bool = False, tuning_logs: str | None = None) -> RunResult:
     import onnx
 
     from .compiler import compile as compile_graph
@@ -59,7 +60,7 @@ def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
     model = onnx.load(path)
     graph = from_onnx(model)
     arrays = load_inputs(inputs, graph) if inputs else random_inputs(graph)
-    fn = compile_graph(graph)
+    fn = compile_graph(graph, tuning_logs=tuning_logs)
     outputs = fn(**arrays)
     seconds = fn.benchmark(**arrays, repeat=repeat)
     names = tuple(o.name for o in model.graph.output)
@@ -81,4 +82,5 @@ def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
             half = any(t.dtype == "float16" for t in graph.tensors.values())
             checks.append(("onnxruntime",
                            *compare(outputs, session.run(None, feeds), half=half)))
-    return RunResult(names, outputs, seconds, fn.num_kernels, fn.schedules, tuple(checks))
+    return RunResult(names, outputs, seconds, fn.num_kernels, fn.schedules, tuple(checks),
+                     fn.notices)

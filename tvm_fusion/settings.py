@@ -3,11 +3,14 @@
 - ``TVM_FUSION_NUM_CORES``: cores the default target (and the runtime thread pool) uses;
   default: all cores of this machine.
 - ``TVM_FUSION_MCPU``: LLVM CPU name for the default target; default: the host CPU.
+- ``TVM_FUSION_LOGS``: tuning records the demo and ``tvm-fusion compile`` read by default;
+  default: the records shipped in the repository's ``tuning_logs/``.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def num_cores() -> int:
@@ -17,3 +20,11 @@ def num_cores() -> int:
 
 def mcpu() -> str | None:
     return os.environ.get("TVM_FUSION_MCPU") or None
+
+
+def default_logs() -> str:
+    """``TVM_FUSION_LOGS``, else the shipped ``tuning_logs/`` beside the package."""
+    value = os.environ.get("TVM_FUSION_LOGS")
+    if value:
+        return value
+    return str(Path(__file__).resolve().parent.parent / "tuning_logs")

@@ -1,4 +1,4 @@
-"""``tvm_fusion.tune``: MetaSchedule's evolutionary search over each group's template space.
+"""``tvm_fusion.tuning``: MetaSchedule's evolutionary search over each group's template space.
 
 Thin on purpose: MetaSchedule brings the builder, runner, JSON database, XGBoost cost model
 and evolutionary search. What it does silently, we make explicit:

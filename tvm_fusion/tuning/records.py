@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -96,17 +97,40 @@ def count_records(folder: Path) -> int:
 FAILED_RUN_SECONDS = 1e9  # MetaSchedule scores a failed build or run as 1e10 s
 
 
-def count_valid_records(folder: Path) -> int:
-    """Records whose candidate built and ran (not MetaSchedule's 1e10 failure score)."""
+def measured(folder: Path) -> list[tuple[float, str]]:
+    """``(median seconds, JSON line)`` of every record in ``folder`` that built and ran."""
     path = folder / RECORD_FILE
     if not path.exists():
-        return 0
-    valid = 0
+        return []
+    found = []
     for line in path.read_text().splitlines():
         try:
-            run_secs = json.loads(line)[1][1]
+            run_secs = [float(s) for s in json.loads(line)[1][1]]
         except (ValueError, IndexError, TypeError):
             continue
-        if run_secs and max(float(s) for s in run_secs) < FAILED_RUN_SECONDS:
-            valid += 1
-    return valid
+        if run_secs and max(run_secs) < FAILED_RUN_SECONDS:
+            found.append((sorted(run_secs)[len(run_secs) // 2], line))
+    return found
+
+
+def count_valid_records(folder: Path) -> int:
+    """Records whose candidate built and ran (not MetaSchedule's 1e10 failure score)."""
+    return len(measured(folder))
+
+
+def best_logged_seconds(folder: Path) -> float | None:
+    """The median latency of the best measured record in ``folder``, as MetaSchedule logged."""
+    return min((seconds for seconds, _ in measured(folder)), default=None)
+
+
+def prune(folder: Path, keep: int = 1) -> int:
+    """Keep only the ``keep`` fastest measured records of ``folder`` (for shipping records),
+    and drop MetaSchedule's work folder (its logs).
+
+    A later ``tune`` on this folder restarts its trial count from ``keep``. Returns the number
+    of records kept.
+    """
+    best = sorted(measured(folder), key=lambda item: item[0])[:keep]
+    (folder / RECORD_FILE).write_text("".join(line + "\n" for _, line in best))
+    shutil.rmtree(folder / "work", ignore_errors=True)
+    return len(best)

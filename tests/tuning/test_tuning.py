@@ -2,7 +2,9 @@
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,11 +14,12 @@ import numpy as np
 import pytest
 
 import tvm_fusion as tf
-from tvm_fusion import workloads
+from tvm_fusion import cli, workloads
 from tvm_fusion.fuse import fuse
 from tvm_fusion.target import host_target, target_key
-from tvm_fusion.tune import record_dir, tune, workload_key
-from tvm_fusion.tune.records import RECORD_FILE, count_records
+from tvm_fusion.tuning import RPCSettings, prune, record_dir, tune, workload_key
+from tvm_fusion.tuning.records import (RECORD_FILE, best_logged_seconds, count_records,
+                                     count_valid_records)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +46,10 @@ def test_records_are_written_in_metaschedule_format(tuned):
 
 def test_resume_continues_the_trial_count(tuned):
     logs, graph, _, (first,) = tuned
+    valid = count_valid_records(first.folder)
     (again,) = tune(graph, trials=first.trials + 4, log_dir=logs)
     assert again.trials > first.trials and again.new_trials == again.trials - first.trials
+    assert again.warm_start == valid >= 1  # the cost model saw the old records first
     (done,) = tune(graph, trials=again.trials, log_dir=logs)
     assert done.new_trials == 0  # nothing left to do: no new round
 
@@ -104,3 +109,74 @@ def test_sigkill_mid_run_then_rerun_continues(tmp_path):
     assert result.folder == folder and result.trials > killed_at
     assert result.new_trials == result.trials - killed_at
     assert os.path.exists(folder / "manifest.json")
+
+
+def test_pruned_records_keep_the_best_and_still_apply(tuned, tmp_path):
+    logs, graph, arrays, (first,) = tuned
+    shutil.copytree(logs, tmp_path / "logs")
+    folder = tmp_path / "logs" / first.folder.relative_to(logs)
+    best = best_logged_seconds(folder)
+    assert count_valid_records(folder) >= 2
+    assert prune(folder, keep=1) == 1 and count_records(folder) == 1
+    assert best_logged_seconds(folder) == best
+    fn = tf.compile(graph, tuning_logs=str(tmp_path / "logs"))
+    assert "best of 1 records applied" in fn.notices[0]
+    np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("W1s", arrays),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_cli_compile_says_which_record_it_applied(tuned, capsys):
+    logs, _, _, _ = tuned
+    assert cli.main(["compile", "W1s", "--logs", str(logs), "--repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "tuned:reduction-rooted" in out and "records applied" in out
+    assert "check against numpy: ok" in out
+    assert cli.main(["compile", "W1s", "--no-logs", "--repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "(reduction-rooted)" in out and "records applied" not in out
+
+
+def test_demo_runs_tuned_kernels_from_the_logs(tuned, capsys):
+    logs, _, _, _ = tuned
+    assert cli.main(["demo", "W1s", "--logs", str(logs), "--repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "tuned:reduction-rooted" in out and "records applied" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_rpc_runner_measures_on_a_tracked_device(tmp_path):
+    port = _free_port()
+    tracker = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host",
+                                "127.0.0.1", "--port", str(port), "--port-end", str(port + 1),
+                                "--silent"])
+    server = None
+    try:
+        time.sleep(3)
+        server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--tracker",
+                                   f"127.0.0.1:{port}", "--key", "tvm-fusion-test",
+                                   "--silent"])
+        from tvm import rpc
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if "tvm-fusion-test" in rpc.connect_tracker("127.0.0.1", port).text_summary():
+                    break
+            except Exception:  # noqa: BLE001 - the tracker is still starting
+                pass
+            time.sleep(1)
+        graph = workloads.graph("W3s")
+        (result,) = tune(graph, trials=4, batch=4, log_dir=tmp_path,
+                         runner=RPCSettings("127.0.0.1", port, "tvm-fusion-test"))
+        assert result.trials >= 1 and result.best_seconds is not None
+        assert count_valid_records(result.folder) >= 1
+    finally:
+        for process in (server, tracker):
+            if process is not None:
+                process.kill()
+                process.wait()
