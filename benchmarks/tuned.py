@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from common import markdown_table
 
 import tvm_fusion as tf
 from tvm_fusion import workloads
@@ -65,13 +66,7 @@ def format_table(rows: list[dict]) -> str:
         lines.append([r["workload"], r["schedules"], "ok" if r["ok"] else "FAIL",
                       f"{r['default'] * 1e6:.1f}", f"{r['tuned'] * 1e6:.1f}", recorded,
                       f"{r['default'] / r['tuned']:.2f}x", ratio])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(c.rjust(w) if i > 2 else c.ljust(w)
-                              for i, (c, w) in enumerate(zip(line, widths))) + " |"
-            for line in lines]
-    return "\n".join(out)
+    return markdown_table(header, lines, left=3)
 
 
 def main(argv=None) -> int:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import tvm
+from common import markdown_table
 
 from tvm_fusion import workloads
 from tvm_fusion.build import build_group
@@ -42,7 +43,7 @@ from tvm_fusion.timing import median_seconds
 from tvm_fusion.tuning import tune
 from tvm_fusion.tuning.measure import make_builder, make_runner
 from tvm_fusion.tuning.records import FAILED_RUN_SECONDS
-from tvm_fusion.tuning.tuner import _quiet_metaschedule_console, cost_model
+from tvm_fusion.tuning.tuner import cost_model, kernel_arguments, quiet_metaschedule_console
 
 BATCH = 8
 
@@ -51,7 +52,7 @@ def generic_search(mod, target, work_dir: Path, trials: int):
     """MetaSchedule's default space and search; returns (database, wall s, logged best s)."""
     from tvm.s_tir import meta_schedule as ms
 
-    _quiet_metaschedule_console()
+    quiet_metaschedule_console()
     start = time.time()
     database = ms.tune_tir(mod, target, str(work_dir), max_trials_global=trials,
                            num_trials_per_iter=BATCH, builder=make_builder(),
@@ -67,21 +68,9 @@ def _logged_best(database) -> float:
     return min(best) if best else float("inf")
 
 
-def _arguments(mod):
-    rng = np.random.default_rng(0)
-    args = []
-    for param in mod["main"].params:
-        shape = tuple(int(d) for d in param.shape)
-        dtype = str(param.dtype)
-        value = np.zeros(shape, dtype) if "int" in dtype else rng.standard_normal(shape).astype(
-            dtype)
-        args.append(tvm.runtime.tensor(value))
-    return args
-
-
 def remeasure(functions: dict, mod, repeat: int) -> dict:
     """Median seconds of each kernel, timed in alternation (round-robin, ``repeat`` rounds)."""
-    args = _arguments(mod)
+    args = kernel_arguments(mod)
     samples = {name: [] for name in functions}
     for _ in range(repeat):
         for name, function in functions.items():
@@ -103,7 +92,7 @@ def run(name: str, trials: int, repeat: int, target, root: Path) -> dict:
     print(f"{name}: our template search, {trials} trials ...", flush=True)
     trajectory = []
 
-    def progress(_group, done, _total, best, elapsed):
+    def progress(_group, done, _total, best, elapsed, _new):
         trajectory.append((elapsed, done, best))
         print(f"  ours {done}/{trials} best {best * 1e6 if best else float('nan'):.1f} us "
               f"{elapsed:.0f} s", flush=True)
@@ -145,13 +134,7 @@ def format_table(rows: list[dict]) -> str:
                       f"{r['ours'] / r['generic']:.2f}", f"{r['default'] / r['ours']:.2f}x",
                       f"{r['ours_wall']:.0f}", f"{r['generic_wall']:.0f}", match, frac,
                       f"{r['trials_ours']}/{r['trials_generic']}"])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(c.rjust(w) if i > 1 else c.ljust(w)
-                              for i, (c, w) in enumerate(zip(line, widths))) + " |"
-            for line in lines]
-    return "\n".join(out)
+    return markdown_table(header, lines, left=2)
 
 
 def main(argv=None) -> int:
@@ -178,6 +161,12 @@ def main(argv=None) -> int:
                         f"{'met' if best_ok else 'NOT met'} ({r['ours'] * 1e6:.1f} vs "
                         f"{r['generic'] * 1e6:.1f} us); reached generic's final best in <= 1/3 "
                         f"of its wall time: {'met' if speed_ok else 'NOT met'}")
+        if r["trials_generic"] < r["trials_ours"]:
+            verdicts.append(f"  - generic's default space for {r['workload']} holds "
+                            f"{r['trials_generic']} distinct schedule(s): its search measured "
+                            f"{r['trials_generic']} trial(s) and ended in "
+                            f"{r['generic_wall']:.0f} s; a third of that is shorter than one "
+                            f"of our rounds (build + measure {BATCH} candidates)")
     text = (f"# Tuning: template search vs MetaSchedule generic search\n\n"
             f"Machine: {target}; {args.trials} trials each, rounds of {BATCH}; latencies are "
             f"re-measured medians ({args.repeat} alternating rounds), not the tuners' logs.\n"

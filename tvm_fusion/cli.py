@@ -130,38 +130,41 @@ def _tune(args: argparse.Namespace) -> int:
 
     start = time.time()
 
-    def progress(group, done, total, best, elapsed):
+    def progress(group, done, total, best, elapsed, new):
         width = 30
         filled = int(width * done / max(total, 1))
         best_text = f"{best * 1e6:.1f} us" if best else "-"
-        print(f"\r  {group[:40]:<40} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-              f"best {best_text}  {elapsed:.0f} s  {done / max(elapsed, 1e-9):.2f} trials/s",
+        print(f"\r  {group[:36]:<36} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+              f"best {best_text}  {elapsed:.0f} s  {new / max(elapsed, 1e-9):.2f} builds/s",
               end="", flush=True)
 
     runner = _rpc_settings(args.rpc)
+    print("(the first round of a process also loads TVM's tensor intrinsics: ~30 s here)")
     results = []
     for name in args.workloads:
         graph = _graph_of(name)
         budget = None if args.time_budget is None else args.time_budget - (time.time() - start)
         print(f"tuning {name}: {args.trials} trials per group, records in {args.logs}")
-        results += tune(graph, trials=args.trials, time_budget_s=budget, log_dir=args.logs,
-                        runner=runner, progress=progress)
+        results += [(name, r) for r in tune(graph, trials=args.trials, time_budget_s=budget,
+                                            log_dir=args.logs, runner=runner,
+                                            progress=progress)]
         print()
     if args.keep_best:
-        for r in results:
+        for _, r in results:
             if r.folder is not None:
                 prune(r.folder, args.keep_best)
         print(f"pruned every group's records to its {args.keep_best} best")
-    header = f"{'group':<40}  {'template':<20}  {'default us':>10}  {'best us':>9}  " \
-             f"{'speedup':>7}  {'trials':>6}  {'wall s':>6}"
+    header = f"{'workload':<10}  {'group':<36}  {'template':<18}  {'default us':>10}  " \
+             f"{'best us':>9}  {'speedup':>7}  {'trials':>6}  {'wall s':>6}"
     print(header)
     print("-" * len(header))
-    for r in results:
+    for name, r in results:
         best = f"{r.best_seconds * 1e6:.1f}" if r.best_seconds else "-"
         speedup = f"{r.default_seconds / r.best_seconds:.2f}x" if r.best_seconds else "-"
         note = f"  ({r.stopped})" if r.stopped not in ("", "trials reached") else ""
-        print(f"{r.group[:40]:<40}  {r.template:<20}  {r.default_seconds * 1e6:>10.1f}  "
-              f"{best:>9}  {speedup:>7}  {r.trials:>6}  {r.wall_seconds:>6.0f}{note}")
+        print(f"{name[:10]:<10}  {r.group[:36]:<36}  {r.template:<18}  "
+              f"{r.default_seconds * 1e6:>10.1f}  {best:>9}  {speedup:>7}  {r.trials:>6}  "
+              f"{r.wall_seconds:>6.0f}{note}")
     print(f"total wall time {time.time() - start:.0f} s (best = MetaSchedule's measurement; "
           "default = this process's timing of the default schedule)")
     return EXIT_OK

@@ -112,8 +112,8 @@ def warm_start(model, database, mod, target, space) -> int:
     return len(records)
 
 
-def _time_function(function, mod: tvm.IRModule, repeat: int = 9) -> float:
-    """Median seconds of a kernel on random arguments shaped like ``mod``'s parameters."""
+def kernel_arguments(mod: tvm.IRModule) -> list:
+    """Arguments shaped like ``mod``'s parameters: random floats, zero (in-range) indices."""
     rng = np.random.default_rng(0)
     args = []
     for param in mod["main"].params:
@@ -122,13 +122,19 @@ def _time_function(function, mod: tvm.IRModule, repeat: int = 9) -> float:
         value = np.zeros(shape, dtype) if "int" in dtype else rng.standard_normal(shape).astype(
             dtype)
         args.append(tvm.runtime.tensor(value))
+    return args
+
+
+def _time_function(function, mod: tvm.IRModule, repeat: int = 9) -> float:
+    """Median seconds of a kernel on arguments shaped like ``mod``'s parameters."""
+    args = kernel_arguments(mod)
     return median_seconds(lambda: function(*args), repeat=repeat)
 
 
 def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | None = None,
          log_dir: str | Path = "tuning_logs", runner: str | RPCSettings = "local",
          seed: int = 0, batch: int = 8,
-         progress: Callable[[str, int, int, float | None, float], None] | None = None,
+         progress: Callable[[str, int, int, float | None, float, int], None] | None = None,
          ) -> list[GroupTuning]:
     """Tune every fusion group of ``graph``; records go to ``log_dir``.
 
@@ -152,7 +158,8 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     batch : int
         Trials per round: the most a killed run can lose.
     progress : callable, optional
-        ``progress(group, done, total, best_seconds, elapsed_seconds)`` after each round.
+        ``progress(group, done, total, best_seconds, elapsed_seconds, new_trials)`` after
+        each round (``done`` counts earlier records too; ``new_trials`` only this run's).
 
     Returns
     -------
@@ -189,7 +196,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                 stopped = "time budget"
                 break
             n = min(batch, trials - done)
-            _quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
+            quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
             ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
                         num_trials_per_iter=n, space=space, database=database,
                         cost_model=model, builder=builder, runner=runner, seed=seed + done,
@@ -208,14 +215,14 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
             done, valid_before = now, valid
             if progress:
                 progress(group.name, done, trials, _best_seconds(database, mod, target),
-                         time.time() - start)
+                         time.time() - start, done - before)
         results.append(GroupTuning(group.name, template.NAME, folder, done, done - before,
                                    default_seconds, _best_seconds(database, mod, target),
                                    time.time() - group_start, warm, stopped))
     return results
 
 
-def _quiet_metaschedule_console() -> None:
+def quiet_metaschedule_console() -> None:
     """MetaSchedule logs every round to stdout; keep that in its work-dir log files.
 
     Also drop unnamed handlers (pytest adds some): MetaSchedule rebuilds its logging config
