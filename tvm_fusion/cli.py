@@ -126,7 +126,7 @@ def _tune(args: argparse.Namespace) -> int:
     import time
 
     from .tuning import tune
-    from .tuning.records import prune
+    from .tuning.tuner import confirm_best
 
     start = time.time()
 
@@ -150,10 +150,13 @@ def _tune(args: argparse.Namespace) -> int:
                                             progress=progress)]
         print()
     if args.keep_best:
-        for _, r in results:
+        print(f"re-measuring each group's best records (3 more runs each) to keep the "
+              f"{args.keep_best} best ...")
+        for name, r in results:
             if r.folder is not None:
-                prune(r.folder, args.keep_best)
-        print(f"pruned every group's records to its {args.keep_best} best")
+                kept = confirm_best(r.folder, keep=args.keep_best, runner=runner)
+                print(f"  {name} {r.group}: kept {len(kept)}, re-measured best "
+                      f"{kept[0] * 1e6:.1f} us (logged {r.best_seconds * 1e6:.1f} us)")
     header = f"{'workload':<10}  {'group':<36}  {'template':<18}  {'default us':>10}  " \
              f"{'best us':>9}  {'speedup':>7}  {'trials':>6}  {'wall s':>6}"
     print(header)
@@ -276,8 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--rpc", default=None, metavar="HOST:PORT:KEY",
                     help="measure on the device KEY of a TVM RPC tracker instead of locally")
     tn.add_argument("--keep-best", type=_positive_int, default=None, metavar="K",
-                    help="afterwards, prune each group's records to its K best (for shipping "
-                         "records; a later tune restarts its count from K)")
+                    help="afterwards, re-measure each group's best records and keep only the "
+                         "K best, with their new measurements (for shipping records: the best "
+                         "of many noisy trials is biased low; a later tune restarts its count "
+                         "from K)")
     tn.set_defaults(run=_tune)
 
     cp = sub.add_parser("compile", help="compile with the tuning records, check and time",

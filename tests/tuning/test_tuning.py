@@ -17,7 +17,7 @@ import tvm_fusion as tf
 from tvm_fusion import cli, workloads
 from tvm_fusion.fuse import fuse
 from tvm_fusion.target import host_target, target_key
-from tvm_fusion.tuning import RPCSettings, prune, record_dir, tune, workload_key
+from tvm_fusion.tuning import RPCSettings, confirm_best, record_dir, tune, workload_key
 from tvm_fusion.tuning.records import (RECORD_FILE, best_logged_seconds, count_records,
                                      count_valid_records)
 
@@ -111,14 +111,16 @@ def test_sigkill_mid_run_then_rerun_continues(tmp_path):
     assert os.path.exists(folder / "manifest.json")
 
 
-def test_pruned_records_keep_the_best_and_still_apply(tuned, tmp_path):
+def test_confirmed_records_are_re_measured_and_still_apply(tuned, tmp_path):
     logs, graph, arrays, (first,) = tuned
     shutil.copytree(logs, tmp_path / "logs")
     folder = tmp_path / "logs" / first.folder.relative_to(logs)
-    best = best_logged_seconds(folder)
     assert count_valid_records(folder) >= 2
-    assert prune(folder, keep=1) == 1 and count_records(folder) == 1
-    assert best_logged_seconds(folder) == best
+    (kept,) = confirm_best(folder, keep=1, candidates=2, runs=2)
+    assert count_records(folder) == 1 and best_logged_seconds(folder) == pytest.approx(kept)
+    run_secs = json.loads((folder / RECORD_FILE).read_text())[1][1]
+    assert len(run_secs) == 2 * 5  # the new measurements (2 runs x 5 repeats), not the old
+    assert not (folder / "work").exists()
     fn = tf.compile(graph, tuning_logs=str(tmp_path / "logs"))
     assert "best of 1 records applied" in fn.notices[0]
     np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("W1s", arrays),

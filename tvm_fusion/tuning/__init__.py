@@ -1,8 +1,8 @@
 """Auto-tuning over the templates' spaces with MetaSchedule (see ``tuner.py``)."""
 
 from .measure import RPCSettings
-from .records import prune, record_dir, workload_key
-from .tuner import GroupTuning, TuningError, tune
+from .records import record_dir, workload_key
+from .tuner import GroupTuning, TuningError, confirm_best, tune
 
-__all__ = ["GroupTuning", "RPCSettings", "TuningError", "prune", "record_dir", "tune",
+__all__ = ["GroupTuning", "RPCSettings", "TuningError", "confirm_best", "record_dir", "tune",
            "workload_key"]

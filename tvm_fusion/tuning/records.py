@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import warnings
 from pathlib import Path
 
@@ -122,15 +121,3 @@ def best_logged_seconds(folder: Path) -> float | None:
     """The median latency of the best measured record in ``folder``, as MetaSchedule logged."""
     return min((seconds for seconds, _ in measured(folder)), default=None)
 
-
-def prune(folder: Path, keep: int = 1) -> int:
-    """Keep only the ``keep`` fastest measured records of ``folder`` (for shipping records),
-    and drop MetaSchedule's work folder (its logs).
-
-    A later ``tune`` on this folder restarts its trial count from ``keep``. Returns the number
-    of records kept.
-    """
-    best = sorted(measured(folder), key=lambda item: item[0])[:keep]
-    (folder / RECORD_FILE).write_text("".join(line + "\n" for _, line in best))
-    shutil.rmtree(folder / "work", ignore_errors=True)
-    return len(best)
