@@ -164,7 +164,7 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
 
 def _tuned_build(group: FusionGroup, target, tuning_logs):
     """``(kernel built from the best record, records folder)``; ``None`` when no record."""
-    from .tuning.records import count_records, open_database, record_dir
+    from .tuning.records import count_records, open_database, record_dir, record_seconds
 
     template = schedules.choose(template_context(group, target))
     folder = record_dir(tuning_logs, target, group, template.NAME)
@@ -179,7 +179,7 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
             raise RuntimeError(f"{folder} holds {count} records but none for this workload: "
                                "the records do not match the kernel (delete the folder)")
         record = database.query_tuning_record(kernel.mod, target, "main")
-        seconds = sorted(float(s) for s in record.run_secs)[len(record.run_secs) // 2]
+        seconds = record_seconds(record.run_secs)
         return Scheduled(sch.mod, f"tuned:{template.NAME}", None, str(sch.trace), (),
                          f"best of {count} records applied ({seconds * 1e6:.1f} us "
                          f"measured when tuned) from {folder}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 import warnings
 from pathlib import Path
 
@@ -96,6 +97,11 @@ def count_records(folder: Path) -> int:
 FAILED_RUN_SECONDS = 1e9  # MetaSchedule scores a failed build or run as 1e10 s
 
 
+def record_seconds(run_secs) -> float:
+    """A record's latency: the median of its measurements (one definition everywhere)."""
+    return statistics.median(float(s) for s in run_secs)
+
+
 def measured(folder: Path) -> list[tuple[float, str]]:
     """``(median seconds, JSON line)`` of every record in ``folder`` that built and ran."""
     path = folder / RECORD_FILE
@@ -108,7 +114,7 @@ def measured(folder: Path) -> list[tuple[float, str]]:
         except (ValueError, IndexError, TypeError):
             continue
         if run_secs and max(run_secs) < FAILED_RUN_SECONDS:
-            found.append((sorted(run_secs)[len(run_secs) // 2], line))
+            found.append((record_seconds(run_secs), line))
     return found
 
 

@@ -12,6 +12,8 @@ and evolutionary search. What it does silently, we make explicit:
 - ``tune_tir`` starts a new, untrained cost model on every call; we keep one model per group
   across rounds and train it on the records already in the database before the first new
   round (resume);
+- the template's default schedule is measured and committed as the first record, so the
+  search starts from the heuristic and the best record is never worse than it;
 - tuning runs in rounds of ``batch`` trials, each committed to the JSON database before the
   next starts, so a killed run loses at most the round in flight, and a rerun continues the
   trial count from the records;
@@ -42,7 +44,7 @@ from ..timing import median_seconds
 from .measure import RPCSettings, make_builder, make_runner
 from .mutator import MutateTemplateDecision
 from .records import (RECORD_FILE, count_records, count_valid_records, open_database,
-                      record_dir, write_manifest)
+                      record_dir, record_seconds, write_manifest)
 
 MUTATOR_PROBS = {"tile": 0.5, "template": 0.5}  # MutateTileSize vs MutateTemplateDecision
 # A template space holds tens to hundreds of points, not the generic space's millions: a
@@ -190,6 +192,8 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         valid_before = count_valid_records(folder)
         space = template_space(group, target, template, seed)
         model = cost_model(warmup=min(batch, trials))
+        if done == 0 and seed_default(database, mod, group, target, template, builder, runner):
+            done = count_records(folder)
         warm = warm_start(model, database, mod, target, space) if done < trials else 0
         stopped = "trials reached"
         while done < trials:
@@ -223,6 +227,44 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     return results
 
 
+def _measure(builder, runner, mod, target, args_info, runs: int = 1) -> list[float]:
+    """Build ``mod`` once and run it ``runs`` times through ``runner``; the measurements."""
+    from tvm.s_tir import meta_schedule as ms
+
+    (built,) = builder.build([ms.builder.BuilderInput(mod, target)])
+    if built.error_msg:
+        return []
+    device = "cpu" if target.kind.name == "llvm" else target.kind.name
+    seconds = []
+    for _ in range(runs):
+        (future,) = runner.run([ms.runner.RunnerInput(built.artifact_path, device, args_info)])
+        seconds += [float(s) for s in future.result().run_secs or [] if float(s) < 1e9]
+    return seconds
+
+
+def seed_default(database, mod, group, target, template, builder, runner) -> bool:
+    """Measure the template's default schedule and commit it as the group's first record.
+
+    The search then starts from the heuristic (MetaSchedule seeds its population with the
+    database's best records), and a tuned kernel is never slower than the default beyond
+    noise: if nothing better is found, the best record is the default itself.
+    """
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    sch = s_tir.Schedule(mod)
+    template.apply(sch, template_context(group, target))
+    args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
+    seconds = _measure(builder, runner, sch.mod, target, args_info)
+    if not seconds:
+        logging.getLogger(__name__).warning(
+            "group %s: the default schedule failed to build or run in the tuner", group.name)
+        return False
+    database.commit_tuning_record(ms.database.TuningRecord(
+        sch.trace, database.commit_workload(mod), seconds, target, args_info))
+    return True
+
+
 def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 4,
                  runs: int = 3, runner: str | RPCSettings = "local") -> list[float]:
     """Re-measure the best records of ``folder`` and keep the ``keep`` best of them.
@@ -241,23 +283,14 @@ def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 
     database = open_database(folder)
     records = [r for r in database.get_all_tuning_records()
                if r.run_secs and max(float(s) for s in r.run_secs) < 1e9]
-    records.sort(key=lambda r: float(np.median([float(s) for s in r.run_secs])))
+    records.sort(key=lambda r: record_seconds(r.run_secs))
     builder, run = make_builder(), make_runner(runner)
-    device = "cpu" if target.kind.name == "llvm" else target.kind.name
     confirmed = []
     for record in records[:max(candidates, keep)]:
         candidate = record.as_measure_candidate()
-        (built,) = builder.build([ms.builder.BuilderInput(candidate.sch.mod, target)])
-        if built.error_msg:
-            continue
-        seconds = []
-        for _ in range(runs):
-            (future,) = run.run([ms.runner.RunnerInput(built.artifact_path, device,
-                                                       candidate.args_info)])
-            result = future.result()
-            seconds += [float(s) for s in result.run_secs or [] if float(s) < 1e9]
+        seconds = _measure(builder, run, candidate.sch.mod, target, candidate.args_info, runs)
         if seconds:
-            confirmed.append((float(np.median(seconds)), record, seconds))
+            confirmed.append((record_seconds(seconds), record, seconds))
     confirmed.sort(key=lambda item: item[0])
     if not confirmed:
         raise TuningError(f"{folder}: no record could be re-measured")
@@ -287,4 +320,4 @@ def _best_seconds(database, mod, target) -> float | None:
     record = database.query_tuning_record(mod, target, "main")
     if record is None or not record.run_secs:
         return None
-    return float(np.median([float(s) for s in record.run_secs]))
+    return record_seconds(record.run_secs)
