@@ -24,8 +24,11 @@ def test_readme_demo_command_runs_the_demo():
     assert any("tvm-fusion demo" in b for b in _bash_blocks())
 
 
-def test_readme_api_tour_runs_and_matches_numpy():
+def test_readme_api_tour_runs_and_matches_numpy(tmp_path, monkeypatch):
     (code,) = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert "trials=64" in code
+    code = code.replace("trials=64", "trials=4")  # a real tune, with a test-sized budget
+    monkeypatch.chdir(tmp_path)  # the tour writes its records to ./my_logs
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own README
     t = (scope["xa"] + scope["ba"]).astype(np.float32).sum(axis=2).transpose(0, 2, 1)
@@ -36,6 +39,11 @@ def test_readme_api_tour_runs_and_matches_numpy():
         "W5", scope["inputs"]), rtol=1e-4, atol=1e-3)
     assert len(scope["groups"]) == 1 and scope["fn"].num_kernels == 1
     assert scope["fn"].schedules == ("scatter-terminated",)
+    assert scope["tuned"].schedules == ("tuned:scatter-terminated",)
+    assert "records applied" in scope["tuned"].notices[0]
+    np.testing.assert_allclose(scope["tuned"](x=scope["xa"], b=scope["ba"], cache=scope["ca"],
+                                              slots=scope["sa"])[0], expected, rtol=1e-4,
+                               atol=1e-3)
     assert "chosen split" in str(scope["report"])
     np.testing.assert_array_equal(scope["per_op"](**{k: scope[v] for k, v in (
         ("x", "xa"), ("b", "ba"), ("cache", "ca"), ("slots", "sa"))})[0], scope["out"])
