@@ -97,6 +97,11 @@ def count_records(folder: Path) -> int:
 FAILED_RUN_SECONDS = 1e9  # MetaSchedule scores a failed build or run as 1e10 s
 
 
+def is_measured(run_secs) -> bool:
+    """The candidate built and ran (MetaSchedule scores a failure 1e10 s)."""
+    return bool(run_secs) and max(float(s) for s in run_secs) < FAILED_RUN_SECONDS
+
+
 def record_seconds(run_secs) -> float:
     """A record's latency: the median of its measurements (one definition everywhere)."""
     return statistics.median(float(s) for s in run_secs)
@@ -113,7 +118,7 @@ def measured(folder: Path) -> list[tuple[float, str]]:
             run_secs = [float(s) for s in json.loads(line)[1][1]]
         except (ValueError, IndexError, TypeError):
             continue
-        if run_secs and max(run_secs) < FAILED_RUN_SECONDS:
+        if is_measured(run_secs):
             found.append((record_seconds(run_secs), line))
     return found
 
