@@ -39,9 +39,8 @@ from tvm_fusion.fuse import fuse, live_nodes
 from tvm_fusion.schedules import choose
 from tvm_fusion.settings import default_logs
 from tvm_fusion.target import as_target
-from tvm_fusion.tuning.measure import EVALUATOR
+from tvm_fusion.tuning.measure import EVALUATOR, kernel_arguments
 from tvm_fusion.tuning.records import best_logged_seconds, record_dir
-from tvm_fusion.tuning.tuner import kernel_arguments
 
 SUFFIX = {"base": "", "s": "s", "l": "l"}
 

@@ -41,9 +41,9 @@ from tvm_fusion.lower import lower
 from tvm_fusion.target import as_target
 from tvm_fusion.timing import median_seconds
 from tvm_fusion.tuning import tune
-from tvm_fusion.tuning.measure import make_builder, make_runner
+from tvm_fusion.tuning.measure import kernel_arguments, make_builder, make_runner
 from tvm_fusion.tuning.records import FAILED_RUN_SECONDS
-from tvm_fusion.tuning.tuner import cost_model, kernel_arguments, quiet_metaschedule_console
+from tvm_fusion.tuning.tuner import cost_model, quiet_metaschedule_console
 
 BATCH = 8
 

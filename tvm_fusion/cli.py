@@ -168,8 +168,8 @@ def _tune(args: argparse.Namespace) -> int:
         print(f"{name[:10]:<10}  {r.group[:36]:<36}  {r.template:<18}  "
               f"{r.default_seconds * 1e6:>10.1f}  {best:>9}  {speedup:>7}  {r.trials:>6}  "
               f"{r.wall_seconds:>6.0f}{note}")
-    print(f"total wall time {time.time() - start:.0f} s (best = MetaSchedule's measurement; "
-          "default = this process's timing of the default schedule)")
+    print(f"total wall time {time.time() - start:.0f} s (default and best: medians measured by "
+          "the tuner's runner; best is the best of many noisy trials, see --keep-best)")
     return EXIT_OK
 
 

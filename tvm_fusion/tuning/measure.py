@@ -58,6 +58,15 @@ def alloc_in_range_arguments(device, args_info, alloc_repeat: int):
     return repeated
 
 
+def kernel_arguments(mod) -> list:
+    """In-range arguments (as the runner allocates them) for ``mod``'s parameters, on the
+    host CPU: for timing a kernel in this process like for like with its records."""
+    import tvm
+
+    info = [("TENSOR", str(p.dtype), [int(d) for d in p.shape]) for p in mod["main"].params]
+    return alloc_in_range_arguments(tvm.cpu(), info, 1)[0]
+
+
 def rpc_alloc_in_range_arguments(_session, device, args_info, alloc_repeat: int):
     return alloc_in_range_arguments(device, args_info, alloc_repeat)
 

@@ -49,7 +49,6 @@ class MutateTemplateDecision(PyMutator):
         """``apply_template(sch, replay)`` applies the template in tuning mode."""
         super().__init__()
         self.apply_template = apply_template
-        self.seed = seed
         self.rng = random.Random(seed)
         self.mod = None
 

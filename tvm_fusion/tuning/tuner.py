@@ -12,8 +12,9 @@ and evolutionary search. What it does silently, we make explicit:
 - ``tune_tir`` starts a new, untrained cost model on every call; we keep one model per group
   across rounds and train it on the records already in the database before the first new
   round (resume);
-- the template's default schedule is measured and committed as the first record, so the
-  search starts from the heuristic and the best record is never worse than it;
+- the template's default schedule is measured through the same builder and runner (the
+  ``default_seconds`` reported) and committed as the first record, so the search starts from
+  the heuristic and the best record is never worse than it;
 - tuning runs in rounds of ``batch`` trials, each committed to the JSON database before the
   next starts, so a killed run loses at most the round in flight, and a rerun continues the
   trial count from the records;
@@ -31,16 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import tvm
 
 from .. import schedules
-from ..build import build_group, template_context
+from ..build import template_context
 from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..lower import lower
 from ..target import as_target
-from ..timing import median_seconds
 from .measure import RPCSettings, make_builder, make_runner
 from .mutator import MutateTemplateDecision
 from .records import (RECORD_FILE, count_records, count_valid_records, is_measured,
@@ -114,25 +112,6 @@ def warm_start(model, database, mod, target, space) -> int:
     return len(records)
 
 
-def kernel_arguments(mod: tvm.IRModule) -> list:
-    """Arguments shaped like ``mod``'s parameters: random floats, zero (in-range) indices."""
-    rng = np.random.default_rng(0)
-    args = []
-    for param in mod["main"].params:
-        shape = tuple(int(d) for d in param.shape)
-        dtype = str(param.dtype)
-        value = np.zeros(shape, dtype) if "int" in dtype else rng.standard_normal(shape).astype(
-            dtype)
-        args.append(tvm.runtime.tensor(value))
-    return args
-
-
-def _time_function(function, mod: tvm.IRModule, repeat: int = 9) -> float:
-    """Median seconds of a kernel on arguments shaped like ``mod``'s parameters."""
-    args = kernel_arguments(mod)
-    return median_seconds(lambda: function(*args), repeat=repeat)
-
-
 def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | None = None,
          log_dir: str | Path = "tuning_logs", runner: str | RPCSettings = "local",
          seed: int = 0, batch: int = 8,
@@ -175,10 +154,10 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     results = []
     for group in fuse(graph, live_nodes(graph)):
         group_start = time.time()
-        ctx = template_context(group, target)
-        template = schedules.choose(ctx)
-        default = build_group(group, target)
-        default_seconds = _time_function(default.function, default.scheduled)
+        template = schedules.choose(template_context(group, target))
+        mod = lower(group.nodes, group.outputs).mod
+        default = measure_default(mod, group, target, template, builder, runner)
+        default_seconds = record_seconds(default.run_secs)
         if template is schedules.fallback:  # no knobs: nothing to search
             results.append(GroupTuning(group.name, template.NAME, None, 0, 0, default_seconds,
                                        None, time.time() - group_start))
@@ -186,12 +165,14 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         folder = record_dir(log_dir, target, group, template.NAME)
         write_manifest(folder, graph.name, group, template.NAME)
         database = open_database(folder)
-        mod = lower(group.nodes, group.outputs).mod
         before = done = count_records(folder)
         valid_before = count_valid_records(folder)
         space = template_space(group, target, template, seed)
         model = cost_model(warmup=min(batch, trials))
-        if done == 0 and seed_default(database, mod, group, target, template, builder, runner):
+        if done == 0:  # the search starts from the heuristic, and never ships worse than it
+            database.commit_tuning_record(ms.database.TuningRecord(
+                default.trace, database.commit_workload(mod), default.run_secs, target,
+                default.args_info))
             done = count_records(folder)
         warm = warm_start(model, database, mod, target, space) if done < trials else 0
         stopped = "trials reached"
@@ -243,13 +224,16 @@ def _measure(builder, runner, mod, target, args_info, runs: int = 1) -> list[flo
     return seconds
 
 
-def seed_default(database, mod, group, target, template, builder, runner) -> bool:
-    """Measure the template's default schedule and commit it as the group's first record.
+@dataclass(frozen=True)
+class DefaultMeasurement:
+    trace: object  # the template's default schedule, as a trace
+    run_secs: list
+    args_info: list
 
-    The search then starts from the heuristic (MetaSchedule seeds its population with the
-    database's best records), and a tuned kernel is never slower than the default beyond
-    noise: if nothing better is found, the best record is the default itself.
-    """
+
+def measure_default(mod, group, target, template, builder, runner) -> DefaultMeasurement:
+    """The template's default schedule, measured through the tuner's own builder and runner
+    (so its latency compares like for like with the records)."""
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
@@ -258,12 +242,9 @@ def seed_default(database, mod, group, target, template, builder, runner) -> boo
     args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
     seconds = _measure(builder, runner, sch.mod, target, args_info)
     if not seconds:
-        logging.getLogger(__name__).warning(
-            "group %s: the default schedule failed to build or run in the tuner", group.name)
-        return False
-    database.commit_tuning_record(ms.database.TuningRecord(
-        sch.trace, database.commit_workload(mod), seconds, target, args_info))
-    return True
+        raise TuningError(f"group {group.name}: the default schedule failed to build or run "
+                          "in the tuner's builder and runner")
+    return DefaultMeasurement(sch.trace, seconds, args_info)
 
 
 def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 4,
