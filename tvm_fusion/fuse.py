@@ -1,22 +1,31 @@
-"""Partition a graph into fusion groups: maximal runs of nodes that lower to ONE kernel.
+"""Partition a graph into fusion groups: connected sets of nodes that lower to ONE kernel.
 
-Pure Python. Nodes are visited in graph (topological) order and join the current group
-unless a rule forces a cut; every cut records its reason, so the analysis can print why a
-boundary exists. Current cut rules:
+Pure Python. A group is a connected component of the producer -> consumer edges between
+nodes (two nodes that merely read the same graph input are not connected by that), so
+independent subgraphs of one model become independent kernels, each matched to its own
+template. Nodes are visited in graph (topological) order; a node joins the groups of its
+producers unless a rule keeps them apart, and every edge left between two groups records its
+reason, so the analysis can print why a boundary exists. Rules:
 
-- a node reads the output of a scatter of the current group (a scatter's update block must be
-  the last writer of its output, so a scatter ends its kernel);
-- a scatter's indices are computed inside the current group and cannot be traced back to a
-  graph input through pure data movement (see ``checks.index_checks``): they must be
-  range-checked before the scatter runs, so they have to come from memory.
+- a node reads the output of a scatter (a scatter's update block must be the last writer of
+  its output, so a scatter ends its kernel);
+- a scatter's indices are computed in the kernel and cannot be traced back to a graph input
+  through pure data movement (see ``checks.index_checks``): they must be range-checked before
+  the scatter runs, so they have to come from memory (the scatter, and the data movement
+  between the checked tensor and it, stay out of the group that computes them);
+- joining would make two groups wait on each other (a group must run after every group whose
+  outputs it reads, so the groups stay in a valid execution order).
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from .checks import index_checks
 from .graph import Graph, Node, Tensor
+
+SCATTERS = ("scatter_nd", "scatter_elements")
 
 
 @dataclass(frozen=True)
@@ -26,24 +35,11 @@ class FusionGroup:
     nodes: tuple[Node, ...]
     inputs: tuple[Tensor, ...]  # read from memory (graph inputs, constants, earlier groups)
     outputs: tuple[Tensor, ...]  # written to memory (graph outputs, read by later groups)
-    cut_reason: str | None = None  # why the next group does not continue this one
+    cut_reason: str | None = None  # why the groups reading this one's outputs do not join it
 
     @property
     def name(self) -> str:
         return "+".join(n.op for n in self.nodes)
-
-
-def _cut_before(node: Node, members: set[int], scatters: list[Node],
-                checked: dict[str, Tensor]) -> str | None:
-    for scatter in scatters:
-        if any(t is scatter.output for t in node.inputs):
-            return (f"'{node.name}' ({node.op}) reads the output of scatter '{scatter.name}': "
-                    "a scatter ends its kernel")
-    source = checked.get(node.name)
-    if source is not None and source.producer is not None and id(source.producer) in members:
-        return (f"indices of '{node.name}' are computed in the kernel ('{source.name}'): they "
-                "must be range-checked in memory before the scatter runs")
-    return None
 
 
 def live_nodes(graph: Graph) -> list[Node]:
@@ -57,26 +53,168 @@ def live_nodes(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes if id(n) in live]
 
 
-def fuse(graph: Graph, nodes: list[Node] | None = None) -> list[FusionGroup]:
-    """Split ``graph`` (or the given live ``nodes``) into fusion groups, in execution order."""
-    nodes = list(graph.nodes if nodes is None else nodes)
-    checked = {c.scatter: graph.tensors[c.tensor] for c in index_checks(graph)}
-    runs: list[tuple[list[Node], str | None]] = []
-    current: list[Node] = []
-    members: set[int] = set()
-    scatters: list[Node] = []
+def _kept_apart(graph: Graph, nodes: list[Node]) -> dict[int, list[tuple[Node, str]]]:
+    """id(node) -> the nodes it may never share a group with, and why (symmetric)."""
+    inside = {id(n) for n in nodes}
+    apart: dict[int, list[tuple[Node, str]]] = {}
+
+    def keep_apart(a: Node, b: Node, reason: str) -> None:
+        apart.setdefault(id(a), []).append((b, reason))
+        apart.setdefault(id(b), []).append((a, reason))
+
     for node in nodes:
-        reason = _cut_before(node, members, scatters, checked) if current else None
-        if reason:
-            runs.append((current, reason))
-            current, members, scatters = [], set(), []
-        current.append(node)
-        members.add(id(node))
-        if node.op in ("scatter_nd", "scatter_elements"):
-            scatters.append(node)
-    if current:
-        runs.append((current, None))
-    return [_group(run, reason, nodes, graph) for run, reason in runs]
+        for t in node.inputs:
+            if t.producer is not None and t.producer.op in SCATTERS and id(t.producer) in inside:
+                keep_apart(node, t.producer,
+                           f"'{node.name}' ({node.op}) reads the output of scatter "
+                           f"'{t.producer.name}': a scatter ends its kernel")
+    by_name = {n.name: n for n in nodes}
+    for check in index_checks(graph):
+        scatter = by_name.get(check.scatter)
+        source = graph.tensors[check.tensor]
+        if scatter is None or source.producer is None or id(source.producer) not in inside:
+            continue
+        reason = (f"indices of '{scatter.name}' are computed in the kernel ('{source.name}'): "
+                  "they must be range-checked in memory before the scatter runs")
+        keep_apart(source.producer, scatter, reason)
+        t = scatter.inputs[1]
+        while t is not source:  # the data movement between the checked tensor and the scatter
+            keep_apart(source.producer, t.producer, reason)
+            t = t.producer.inputs[0]
+    return apart
+
+
+class _Partition:
+    """Groups under construction: members, and which groups read which (a DAG)."""
+
+    def __init__(self, nodes: list[Node], apart: dict[int, list[tuple[Node, str]]]) -> None:
+        self.order = {id(n): i for i, n in enumerate(nodes)}
+        self.apart = apart
+        self.group_of: dict[int, int] = {}
+        self.members: dict[int, list[Node]] = {}
+        self.readers: dict[int, set[int]] = {}  # group -> the groups reading its outputs
+        self.cuts: dict[tuple[int, int], str] = {}  # (id(producer), id(consumer)) -> reason
+        self.created = 0
+
+    def producers(self, node: Node) -> list[Node]:
+        return [t.producer for t in node.inputs
+                if t.producer is not None and id(t.producer) in self.order]
+
+    def add(self, node: Node) -> None:
+        """Put ``node`` in the union of every producer group it may join (a new group else)."""
+        producers = self.producers(node)
+        sources = {self.group_of[id(p)] for p in producers}
+        latest_first = sorted(sources, key=lambda g: -self.order[id(self.members[g][-1])])
+        joined: list[int] = []
+        claimed = {id(node)}  # the nodes of the group being formed
+        for g in latest_first:
+            reason = self._conflict(node, g, claimed) or \
+                self._cycle(node, set(joined) | {g}, sources)
+            if reason is None:
+                joined.append(g)
+                claimed |= {id(m) for m in self.members[g]}
+                continue
+            for p in producers:
+                if self.group_of[id(p)] == g:
+                    self.cuts[(id(p), id(node))] = reason
+        gid = self._merge(joined) if joined else self._new()
+        self.members[gid].append(node)
+        self.group_of[id(node)] = gid
+        for g in sources - set(joined):  # the groups it could not join run before it
+            self.readers[g].add(gid)
+
+    def _new(self) -> int:
+        gid, self.created = self.created, self.created + 1
+        self.members[gid], self.readers[gid] = [], set()
+        return gid
+
+    def _conflict(self, node: Node, g: int, claimed: set[int]) -> str | None:
+        """A rule that keeps a member of group ``g`` apart from the group being formed."""
+        for member in self.members[g]:
+            for other, reason in self.apart.get(id(member), ()):
+                if id(other) in claimed:
+                    return reason
+        return None
+
+    def _cycle(self, node: Node, merged: set[int], sources: set[int]) -> str | None:
+        """Whether merging ``merged`` with ``node`` makes two groups depend on each other."""
+        stack = [r for g in merged for r in self.readers[g] if r not in merged]
+        seen = set(stack)
+        while stack:
+            g = stack.pop()
+            if g in sources or self.readers[g] & merged:
+                return (f"'{node.name}' ({node.op}) also reads, through another kernel, what "
+                        "this one writes: joining would make the two kernels wait on each "
+                        "other")
+            for r in self.readers[g] - seen:
+                seen.add(r)
+                stack.append(r)
+        return None
+
+    def _merge(self, joined: list[int]) -> int:
+        gid, rest = joined[0], set(joined[1:])
+        for g in rest:
+            self.members[gid] += self.members.pop(g)
+            self.readers[gid] |= self.readers.pop(g)
+        self.readers[gid] -= rest | {gid}
+        for m in self.members[gid]:
+            self.group_of[id(m)] = gid
+        for readers in self.readers.values():
+            if readers & rest:
+                readers -= rest
+                readers.add(gid)
+        self.members[gid].sort(key=lambda m: self.order[id(m)])
+        return gid
+
+    def execution_order(self) -> list[int]:
+        """Groups after every group they read; ties by their first node in graph order."""
+        pending = {g: 0 for g in self.members}
+        for readers in self.readers.values():
+            for r in readers:
+                pending[r] += 1
+        first = {g: self.order[id(m[0])] for g, m in self.members.items()}
+        ready = [(first[g], g) for g, n in pending.items() if n == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, g = heapq.heappop(ready)
+            order.append(g)
+            for r in self.readers[g]:
+                pending[r] -= 1
+                if pending[r] == 0:
+                    heapq.heappush(ready, (first[r], r))
+        assert len(order) == len(self.members), "fusion groups depend on each other"
+        return order
+
+    def cut_reason(self, g: int) -> str | None:
+        inside = {id(m) for m in self.members[g]}
+        reasons = [why for (p, c), why in self.cuts.items() if p in inside and c not in inside]
+        return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def fuse(graph: Graph, nodes: list[Node] | None = None) -> list[FusionGroup]:
+    """Split ``graph`` (or the given live ``nodes``) into fusion groups, in execution order.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph to partition.
+    nodes : list of Node, optional
+        The nodes to partition, in graph order (default: all; ``live_nodes(graph)`` is what
+        ``compile`` builds).
+
+    Returns
+    -------
+    list of FusionGroup
+        The connected groups of nodes, each group after every group whose outputs it reads;
+        ``cut_reason`` says why the groups reading a group's outputs do not continue it.
+    """
+    nodes = list(graph.nodes if nodes is None else nodes)
+    partition = _Partition(nodes, _kept_apart(graph, nodes))
+    for node in nodes:
+        partition.add(node)
+    return [_group(partition.members[g], partition.cut_reason(g), nodes, graph)
+            for g in partition.execution_order()]
 
 
 def _group(run: list[Node], reason: str | None, all_nodes: list[Node], graph: Graph):
