@@ -7,10 +7,10 @@ matches. A template defines ``NAME``, ``matches(ctx)`` and ``apply(sch, ctx)`` (
 
 from __future__ import annotations
 
-from . import fallback, injective, reduction_rooted, scatter_terminated, simple
+from . import fallback, injective, reduction_rooted, row_reduction, scatter_terminated, simple
 from .base import Knob, KnobError, TemplateContext
 
-TEMPLATES = (scatter_terminated, reduction_rooted, injective, fallback)
+TEMPLATES = (scatter_terminated, row_reduction, reduction_rooted, injective, fallback)
 
 
 def choose(ctx: TemplateContext):
@@ -26,4 +26,4 @@ def by_name(name: str):
 
 
 __all__ = ["TEMPLATES", "Knob", "KnobError", "TemplateContext", "by_name", "choose", "fallback", "injective",
-           "reduction_rooted", "scatter_terminated", "simple"]
+           "reduction_rooted", "row_reduction", "scatter_terminated", "simple"]

@@ -1,0 +1,244 @@
+"""Row-reduction chains: reductions over the same axes, the result broadcast back over them.
+
+The shape of softmax, log-softmax, layer norm, RMS norm, L2 normalisation and centring
+(``x - mean(x)``): one or more reductions over the same axes, element-wise / broadcast stages
+between them, and an output that iterates the reduced axes again. A "row" is one position of
+the axes that are spatial in every stage; the reductions need the whole row before the output
+of that row can be written.
+
+Strategy:
+1. inline every element-wise / layout stage into its consumers, except (knob ``row_buffer``)
+   an expensive stage (``exp``, ``sigmoid``) read by both a reduction and the output: it is
+   computed once per row into a core-local row buffer instead of twice;
+2. order the output loops as (row loops ..., reduced loops ...); when the output's innermost
+   axis is a row axis (a transpose after the reduction, or a reduction over a non-innermost
+   axis), it is tiled (knob ``row_tile``) and its tile goes innermost, so that the output is
+   still written along its contiguous axis;
+3. fuse the outer row loops into the parallel loop (knob ``parallel_depth``; the analysis'
+   legal split axes are exactly the row axes, so no partial result ever crosses cores);
+4. compute every reduction (and the row buffer) per row tile under the row loop, in
+   core-local memory: the row is read from DDR once and re-read from cache by each pass
+   (two passes over a cached row; an online single pass was not built, see docs);
+5. vectorise: a reduction over the contiguous axis by ``rfactor`` (knob ``reduce<i>_lanes``
+   vectors of partial results, combined at the end of the row), one over another axis by
+   moving its reduce loop outside the contiguous spatial loop; the output (knob ``vector``)
+   and the row buffer along their innermost loop.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tvm import tirx
+
+from tvm_fusion.schedules.base import (TemplateContext, blocks, extent, is_reduction, lanes,
+                                       loops_by_kind, merges_after_reduction, parallel_depth,
+                                       parallelize, reads_innermost_reduced, tile_knob,
+                                       vector_tile, writes_output)
+
+NAME = "row-reduction"
+EXPENSIVE = ("exp", "sigmoid")  # stages worth a row buffer rather than a recompute
+ACCUMULATOR_VECTORS = 4
+
+
+def _reduced_axes(ctx: TemplateContext) -> list[set[str]]:
+    """Per reduction stage, the names of the group axes it reduces."""
+    return [{a.name for a in ctx.analysis.axes if a.role_in(n.name) == "reduce"}
+            for n, f in zip(ctx.nodes, ctx.families) if f == "reduce"]
+
+
+def mismatch(ctx: TemplateContext) -> str | None:
+    families = ctx.families
+    if not ctx.single_output:
+        return f"{NAME}: the group has {len(ctx.output_names)} outputs; this template writes one"
+    others = sorted({f for f in families if f not in ("elementwise", "layout", "reduce")})
+    if others:
+        return f"{NAME}: the group holds {', '.join(others)} stages"
+    per_stage = _reduced_axes(ctx)
+    if not per_stage:
+        return f"{NAME}: the group has no reduction"
+    if any(s != per_stage[0] for s in per_stage):
+        return (f"{NAME}: its reductions reduce different axes "
+                f"({'; '.join(', '.join(sorted(s)) for s in per_stage)})")
+    if not any(a.in_output for a in ctx.analysis.axes if a.name in per_stage[0]):
+        return (f"{NAME}: the output does not iterate the reduced axes again (no broadcast "
+                "back): reduction-rooted handles that")
+    if merges_after_reduction(ctx):
+        return f"{NAME}: a reshape merges axes after the reduction"
+    return None
+
+
+def matches(ctx: TemplateContext) -> bool:
+    return mismatch(ctx) is None
+
+
+def _row_buffer_stage(ctx: TemplateContext) -> str | None:
+    """An expensive stage that a reduction and a later stage both read, if there is one."""
+    readers: dict[int, list] = {}
+    for node in ctx.nodes:
+        for t in node.inputs:
+            readers.setdefault(id(t), []).append(node)
+    for node in ctx.nodes:
+        users = readers.get(id(node.output), [])
+        if node.op in EXPENSIVE and len(users) > 1 and \
+                any(u.op.startswith("reduce_") for u in users):
+            return node.name
+    return None
+
+
+def _row_buffer_knob(sch, ctx: TemplateContext, candidate: str | None) -> bool:
+    if candidate is None:
+        return False
+    chosen = ctx.override("row_buffer")
+    default = 1 if chosen is None else int(bool(chosen))
+    decision = default
+    if ctx.tuning:
+        forced = ctx.replayed()
+        decision = forced if forced in (0, 1) else None
+    value = int(sch.get(sch.sample_categorical([0, 1], [0.5, 0.5], decision=decision)))
+    from tvm_fusion.schedules.base import Knob
+
+    ctx.knobs.append(Knob("row_buffer", value, f"0 = recompute {candidate}, 1 = row buffer"))
+    return bool(value)
+
+
+def apply(sch, ctx: TemplateContext) -> None:
+    # Phase 1: inline the injective stages (an expensive shared one may become a row buffer)
+    keep = _row_buffer_stage(ctx)
+    keep = keep if _row_buffer_knob(sch, ctx, keep) else None
+    for block in blocks(sch):
+        name = sch.get(block).name_hint
+        if not (is_reduction(sch, block) or writes_output(sch, block) or name == keep):
+            sch.compute_inline(block)
+    # Phase 5 (first half): vectors of partial results for contiguous reductions, made at
+    # the root (rfactor under a shared loop would split the loop nest)
+    partials = {}
+    for i, block in enumerate(b for b in blocks(sch) if is_reduction(sch, b)):
+        if reads_innermost_reduced(sch, block):
+            partial = _rfactor(sch, block, ctx, f"reduce{i}_lanes")
+            if partial is not None:
+                partials[sch.get(partial[0]).name_hint] = partial[1]
+    (out,) = [b for b in blocks(sch) if writes_output(sch, b)]
+    # Phase 2: output loops as (row loops, reduced loops), contiguous axis innermost
+    loops = list(sch.get_loops(out))
+    out_name = ctx.output_names[0]
+    reduced = set.union(*_reduced_axes(ctx))
+    is_reduced = [any((out_name, d) in a.members and a.name in reduced
+                      for a in ctx.analysis.axes) for d in range(len(loops))]
+    rows = [lp for lp, r in zip(loops, is_reduced) if not r]
+    red = [lp for lp, r in zip(loops, is_reduced) if r]
+    size = math.prod(extent(sch, lp) for lp in loops)
+    lane_count = lanes(sch, out, ctx.vector_bytes)
+    transposed = not is_reduced[-1]
+    if transposed:  # the row tile of the innermost (row) axis becomes the vector loop
+        row_outer, row_inner = tile_knob(sch, ctx, "row_tile", rows[-1], lane_count,
+                                         lane_count * 4)
+        outer = rows[:-1] + [row_outer]
+        sch.reorder(*outer, *red, row_inner)
+    elif rows:
+        row_outer, row_inner = tile_knob(sch, ctx, "row_tile", rows[-1], 1, 8)
+        outer = rows[:-1] + [row_outer]
+        sch.reorder(*outer, row_inner, *red)
+    else:
+        outer = []
+    # Phase 3: parallel outer row loops
+    at = None
+    if outer:
+        depth = parallel_depth(sch, ctx, "parallel_depth", outer)
+        fused = parallelize(sch, outer[:depth], size, ctx.cores)
+        at = fused if depth == len(outer) else outer[-1]
+    # Phase 5 (output part): vectorise the innermost loop of the output
+    if transposed:
+        if extent(sch, row_inner) > 1:
+            sch.vectorize(row_inner)
+    elif red:
+        _, vec = vector_tile(sch, ctx, "vector", red[-1], lane_count)
+        if extent(sch, vec) > 1:
+            sch.vectorize(vec)
+    # Phase 4: reductions and the row buffer computed per row tile, core-locally
+    producers = [b for b in blocks(sch) if not writes_output(sch, b)]
+    if at is not None:
+        for block in reversed(producers):
+            sch.compute_at(block, at, preserve_unit_loops=True)
+    for block in producers:
+        sch.set_scope(block, 0, "local")
+    # Phase 5 (second half): vector loops inside the row
+    for i, block in enumerate(producers):
+        name = sch.get(block).name_hint
+        if name in partials:
+            _vectorize_partial(sch, block, at, partials[name])
+        elif is_reduction(sch, block):
+            _vectorize_spatial_reduction(sch, block, at, ctx, f"reduce{i}_vector")
+        elif at is not None and name == keep:
+            inner = sch.get_loops(block)[-1]
+            _, vec = vector_tile(sch, ctx, "buffer_vector", inner,
+                                 lanes(sch, block, ctx.vector_bytes))
+            if extent(sch, vec) > 1:
+                sch.vectorize(vec)
+
+
+def _rfactor(sch, block, ctx: TemplateContext, name: str):
+    """(partial block, lane count) of vectors of partial results, or None if too short."""
+    _, _, reduce = loops_by_kind(sch, block)
+    r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
+    n = extent(sch, r)
+    lane_count = lanes(sch, block, ctx.vector_bytes)
+    if n < 2 * lane_count:
+        return None  # too short a row for vectors of partial results
+    vectors = max(1, min(ACCUMULATOR_VECTORS, n // (8 * lane_count)))
+    outer_r, inner_r = tile_knob(sch, ctx, name, r, lane_count * vectors, lane_count * 8)
+    if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1:
+        return None
+    return sch.rfactor(inner_r, 0), extent(sch, inner_r)
+
+
+def _loops_of_iters(sch, block, at) -> list:
+    """For each block iterator, the loop below ``at`` that drives it (None if none does)."""
+    loops = list(sch.get_loops(block))
+    if at is not None:
+        depth = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(sch.get(at)))
+        loops = loops[depth + 1:]
+    if not loops:
+        return [None] * len(sch.get(block).iter_vars)
+    realize = sch.get(loops[-1]).body
+    by_var = {sch.get(lp).loop_var: lp for lp in loops}
+    result = []
+    for value in realize.iter_values:
+        used = [v for v in tirx.analysis.undefined_vars(value) if v in by_var]
+        wide = [by_var[v] for v in used if extent(sch, by_var[v]) > 1]
+        result.append(wide[0] if len(wide) == 1 else (by_var[used[0]] if len(used) == 1 else None))
+    return result
+
+
+def _vectorize_partial(sch, partial, at, lane_extent: int) -> None:
+    """The rfactor block: the lane loop goes innermost and is vectorised."""
+    node = sch.get(partial)
+    driving = _loops_of_iters(sch, partial, at)
+    lane = next((lp for iv, lp in zip(node.iter_vars, driving)
+                 if iv.iter_type == tirx.IterVar.DataPar and lp is not None
+                 and extent(sch, lp) == lane_extent), None)
+    row = [lp for iv, lp in zip(node.iter_vars, driving)
+           if iv.iter_type != tirx.IterVar.DataPar and lp is not None]
+    if lane is None or len(row) != 1:
+        return
+    sch.reorder(row[0], lane)
+    sch.vectorize(lane)
+    sch.decompose_reduction(partial, row[0])
+
+
+def _vectorize_spatial_reduction(sch, block, at, ctx: TemplateContext, name: str) -> None:
+    """A reduction over a non-contiguous axis: reduce loops outside the contiguous one."""
+    node = sch.get(block)
+    driving = _loops_of_iters(sch, block, at)
+    spatial = [lp for iv, lp in zip(node.iter_vars, driving)
+               if iv.iter_type == tirx.IterVar.DataPar and lp is not None
+               and extent(sch, lp) > 1]
+    reduce = [lp for iv, lp in zip(node.iter_vars, driving)
+              if iv.iter_type != tirx.IterVar.DataPar and lp is not None]
+    if not spatial or not reduce:
+        return
+    sch.reorder(*reduce, spatial[-1])
+    _, vec = vector_tile(sch, ctx, name, spatial[-1], lanes(sch, block, ctx.vector_bytes))
+    if extent(sch, vec) > 1:
+        sch.vectorize(vec)
+    sch.decompose_reduction(block, reduce[0])
