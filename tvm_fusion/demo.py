@@ -1,4 +1,5 @@
-"""``tvm-fusion demo``: analyse W5, then compile, check and time the reference workloads."""
+"""``tvm-fusion demo``: analyse W5, then compile, check and time the reference workloads
+(W1..W5) and the pattern workloads (P1..P5), base sizes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from .compiler import compile as compile_graph
 from .reference import compare
 from .timing import median_seconds
 
-DEMO_WORKLOADS = ("W5", "W1", "W2", "W3", "W4")  # the seed chain first
+DEMO_WORKLOADS = ("W5", "W1", "W2", "W3", "W4") + workloads.PATTERNS  # the seed chain first
 
 
 @dataclass(frozen=True)
