@@ -236,3 +236,30 @@ def spatial_parallel_vectorize(sch, block, ctx: TemplateContext, name: str) -> N
     parallelize(sch, parallel_loops, size, ctx.cores)
     if extent(sch, inner) > 1:
         sch.vectorize(inner)
+
+
+# ----- mismatch reasons: one line saying why a template does not apply ------------------
+class TemplateMismatch(ValueError):
+    """A forced template does not apply to a group (``explore --template``, ``compile``)."""
+
+
+def family_nodes(ctx: TemplateContext, *families: str) -> list:
+    """The group's nodes of the given op families, in order."""
+    return [n for n, f in zip(ctx.nodes, ctx.families) if f in families]
+
+
+def counted(nodes, noun: str) -> str:
+    """``no reduction``, ``1 reduction (reduce_sum 'r')``, ``2 reductions (...)``."""
+    if not nodes:
+        return f"no {noun}"
+    listed = ", ".join(f"{n.op} '{n.name}'" for n in nodes)
+    return f"{len(nodes)} {noun}{'' if len(nodes) == 1 else 's'} ({listed})"
+
+
+def several_outputs(ctx: TemplateContext, name: str) -> str | None:
+    """The reason of a single-output template ``name`` for a group writing several."""
+    if ctx.single_output:
+        return None
+    listed = ", ".join(f"'{t}'" for t in ctx.output_names)
+    return (f"{name}: the group writes {len(ctx.output_names)} outputs ({listed}); this "
+            "template writes exactly one")

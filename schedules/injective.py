@@ -14,14 +14,26 @@ from __future__ import annotations
 
 import math
 
-from .base import (TemplateContext, extent, inline_injective, lanes, parallel_depth,
-                   parallelize, tile_knob, vector_tile, writes_output)
+from tvm_fusion.schedules.base import (TemplateContext, counted, extent, family_nodes,
+                                       inline_injective, lanes, parallel_depth, parallelize,
+                                       several_outputs, tile_knob, vector_tile, writes_output)
 
 NAME = "injective"
 
 
+def mismatch(ctx: TemplateContext) -> str | None:
+    """``None`` when the template applies, else one line saying why not."""
+    reductions, scatters = family_nodes(ctx, "reduce"), family_nodes(ctx, "scatter")
+    if reductions or scatters:
+        found = " and ".join(counted(nodes, noun) for nodes, noun in
+                             ((reductions, "reduction"), (scatters, "scatter")) if nodes)
+        return (f"{NAME}: the group has {found}; this template handles element-wise and "
+                "layout ops only")
+    return several_outputs(ctx, NAME)
+
+
 def matches(ctx: TemplateContext) -> bool:
-    return ctx.single_output and all(f in ("elementwise", "layout") for f in ctx.families)
+    return mismatch(ctx) is None
 
 
 def _transposed_axis(ctx: TemplateContext) -> int | None:

@@ -17,19 +17,34 @@ from __future__ import annotations
 
 import math
 
-from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, lanes,
-                   loops_by_kind, merges_after_reduction, parallel_depth, parallelize,
-                   reads_innermost_reduced, tile_knob, vector_tile)
+from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
+                                       inline_injective, is_reduction, lanes, loops_by_kind,
+                                       merges_after_reduction, parallel_depth, parallelize,
+                                       reads_innermost_reduced, several_outputs, tile_knob,
+                                       vector_tile)
 
 NAME = "reduction-rooted"
 ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile is sampled)
 
 
+def mismatch(ctx: TemplateContext) -> str | None:
+    """``None`` when the template applies, else one line saying why not."""
+    scatters = family_nodes(ctx, "scatter")
+    if scatters:
+        return (f"{NAME}: the group has {counted(scatters, 'scatter')}; this template "
+                "handles element-wise, layout and reduction ops only")
+    reductions = family_nodes(ctx, "reduce")
+    if len(reductions) != 1:
+        return (f"{NAME}: the group has {counted(reductions, 'reduction')}; this template "
+                "handles exactly one")
+    if merges_after_reduction(ctx):
+        return (f"{NAME}: a reshape merging axes follows the reduction (its div/mod "
+                "indexing defeats compute-at)")
+    return several_outputs(ctx, NAME)
+
+
 def matches(ctx: TemplateContext) -> bool:
-    families = ctx.families
-    return ctx.single_output and families.count("reduce") == 1 and \
-        all(f in ("elementwise", "layout", "reduce") for f in families) and \
-        not merges_after_reduction(ctx)
+    return mismatch(ctx) is None
 
 
 def apply(sch, ctx: TemplateContext) -> None:

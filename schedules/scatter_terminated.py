@@ -18,18 +18,40 @@ from __future__ import annotations
 
 import math
 
-from .base import (TemplateContext, blocks, extent, inline_injective, is_reduction, is_update,
-                   lanes, merges_after_reduction, parallelize, spatial_parallel_vectorize,
-                   tile_knob, vector_tile, writes_output)
+from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
+                                       inline_injective, is_reduction, is_update, lanes,
+                                       merges_after_reduction, parallelize, several_outputs,
+                                       spatial_parallel_vectorize, tile_knob, vector_tile,
+                                       writes_output)
 
 NAME = "scatter-terminated"
 
 
+def mismatch(ctx: TemplateContext) -> str | None:
+    """``None`` when the template applies, else one line saying why not."""
+    scatters = family_nodes(ctx, "scatter")
+    if len(scatters) != 1:
+        return (f"{NAME}: the group has {counted(scatters, 'scatter')}; this template "
+                "handles exactly one, as its last op")
+    last = ctx.nodes[-1]
+    if ctx.families[-1] != "scatter":
+        return (f"{NAME}: the group's last op is {last.op} '{last.name}', not its scatter; "
+                "this template handles groups that end in their scatter")
+    reductions = family_nodes(ctx, "reduce")
+    if len(reductions) > 1:
+        return (f"{NAME}: the group has {counted(reductions, 'reduction')}; this template "
+                "handles at most one")
+    if _reduction_feeds_data_or_indices(ctx):
+        return (f"{NAME}: reduction '{reductions[0].name}' feeds the scatter's data or "
+                "indices; this template computes a reduction only into the updates")
+    if merges_after_reduction(ctx):
+        return (f"{NAME}: a reshape merging axes follows the reduction (its div/mod "
+                "indexing defeats compute-at)")
+    return several_outputs(ctx, NAME)
+
+
 def matches(ctx: TemplateContext) -> bool:
-    families = ctx.families
-    return (ctx.single_output and families[-1] == "scatter" and families.count("scatter") == 1
-            and families.count("reduce") <= 1 and not _reduction_feeds_data_or_indices(ctx)
-            and not merges_after_reduction(ctx))
+    return mismatch(ctx) is None
 
 
 def _reduction_feeds_data_or_indices(ctx: TemplateContext) -> bool:
@@ -67,16 +89,20 @@ def apply(sch, ctx: TemplateContext) -> None:
     par = None
     if free_axes:
         # the work under the parallel loop includes any reduction computed there
+        # (a donated data input is not read: only the updated elements are touched)
         size = max(math.prod(extent(sch, lp) for lp in loops),
-                   max(t.size for t in ctx.analysis.group.inputs))
+                   max((t.size for t in ctx.analysis.group.inputs
+                        if t.name not in ctx.analysis.donated_inputs), default=0))
         split_at = _chosen_iterator(ctx, free_axes)
         rows = [lp for d, lp in enumerate(loops) if d not in free_axes]
         others = [loops[d] for d in free_axes if d != split_at]
         n = extent(sch, loops[split_at])
         outer, inner = tile_knob(sch, ctx, "core_chunk", loops[split_at],
                                  n // _core_chunks(n, ctx.cores), n)
-        innermost = (others or [inner])[-1]
-        middle = [inner] + others[:-1] if others else []
+        if others and free_axes[-1] != split_at:
+            innermost, middle = others[-1], [inner] + others[:-1]
+        else:  # the split axis is the innermost free (contiguous) one: keep it innermost
+            innermost, middle = inner, others
         vo, vi = vector_tile(sch, ctx, "update_vector", innermost,
                              lanes(sch, update, ctx.vector_bytes))
         sch.reorder(outer, *rows, *middle, vo, vi)

@@ -2,8 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
-from tvm_fusion import cli
+import pytest
+
+from tvm_fusion import cli, schedules
 
 
 def test_demo_prints_analysis_then_a_checked_table(capsys):
@@ -40,6 +43,36 @@ def test_explore_with_a_user_template_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[template: mine]" in out and "check against numpy: ok" in out
     assert 'T.sblock("transpose_0")' not in out  # the user's inlining happened
+
+
+TVM_FUSION = Path(sys.executable).with_name("tvm-fusion")  # the installed command
+
+
+@pytest.mark.parametrize("imports", ["absolute", "relative"])
+def test_a_copied_template_runs_as_documented(tmp_path, imports):
+    # docs/architecture.md: copy schedules/injective.py, then explore W3 --template your copy
+    source = Path(schedules.injective.__file__).read_text()
+    assert "from tvm_fusion.schedules.base import" in source
+    source = source.replace('NAME = "injective"', 'NAME = "my-transpose"')
+    if imports == "relative":  # a copy of an older template still works
+        source = source.replace("from tvm_fusion.schedules.base import", "from .base import")
+    path = tmp_path / "my_template.py"
+    path.write_text(source)
+    result = subprocess.run([str(TVM_FUSION), "explore", "W3s", "--template", str(path),
+                             "--show", "", "--repeat", "2"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[template: my-transpose]" in result.stdout
+    assert "check against numpy: ok" in result.stdout
+
+
+def test_a_forced_template_that_does_not_match_exits_2_with_the_reason(capsys):
+    assert cli.main(["explore", "W1s", "--template", "injective", "--show", ""]) == 2
+    err = capsys.readouterr().err
+    assert "template 'injective' does not apply to group reduce_sum+transpose" in err
+    assert "1 reduction (reduce_sum 'reduce_sum_0')" in err
+    assert "the template that matches this group is 'reduction-rooted'" in err.lower()
+    assert "Traceback" not in err
 
 
 def test_bad_knob_and_bad_template_exit_2(capsys):

@@ -90,6 +90,8 @@ def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target
     A bad user decision (``KnobError``) is raised, not fallen back from: the user asked.
     """
     ctx = template_context(group, target, decisions=decisions)
+    if template is not None:  # forced: one that does not apply raises, it never runs silently
+        schedules.check_forced(template, ctx, group.name)
     template = template or schedules.choose(ctx)
     sch = tvm.s_tir.Schedule(kernel.mod)
     try:

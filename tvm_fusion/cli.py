@@ -240,8 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "they change.")
     ex.add_argument("workload", help="W1..W5, W1s..W5s or W1l..W5l")
     ex.add_argument("--template", default=None,
-                    help="a template name (injective, reduction-rooted, scatter-terminated, "
-                         "fallback) or a path to your own template .py (defines apply(sch, ctx))")
+                    help="a template name (scatter-terminated, row-reduction, "
+                         "reduction-rooted, injective, fallback) or a path to your own template "
+                         ".py (defines apply(sch, ctx); a copy of a shipped one works as is); "
+                         "a template that does not match a group exits 2 with its reason")
     ex.add_argument("--decision", action="append", default=[], metavar="NAME=VALUE",
                     help="override a knob (names are printed under 'knobs:'); repeatable")
     ex.add_argument("--show", default="before,after,trace",

@@ -2,12 +2,16 @@
 
 For compiler engineers: pick a workload (or pass a graph), optionally force a template (a name
 from ``tvm_fusion.schedules`` or a path to your own ``.py`` defining ``apply(sch, ctx)``) and
-override knobs by name, then read the TIR, the trace and the measured latency.
+override knobs by name, then read the TIR, the trace and the measured latency. A forced template
+that does not match a group raises ``schedules.TemplateMismatch`` with its reason (a template
+that would leave, say, the reduction unscheduled never runs silently).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +41,12 @@ class Exploration:
 
 
 def load_template(spec: str | None):
-    """``None`` (first match), a template name, or a path to a user template file."""
+    """``None`` (first match), a template name, or a path to a user template file.
+
+    A file is loaded as a submodule of ``tvm_fusion.schedules`` (``_user_<stem>``), so a copy
+    of a shipped template works unchanged, whether it imports ``tvm_fusion.schedules.base``
+    or still says ``from .base import ...``.
+    """
     if spec is None:
         return None
     from tvm_fusion import schedules
@@ -46,9 +55,16 @@ def load_template(spec: str | None):
     if spec.endswith(".py"):
         if not path.is_file():
             raise FileNotFoundError(f"template file {spec} does not exist")
-        module_spec = importlib.util.spec_from_file_location(f"user_template_{path.stem}", path)
+        name = f"{schedules.__name__}._user_" + re.sub(r"\W", "_", path.stem)
+        module_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        module.__package__ = schedules.__name__
+        sys.modules[name] = module  # as an import would: dataclasses and pickling look here
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
         if not callable(getattr(module, "apply", None)):
             raise ValueError(f"template file {spec} must define apply(sch, ctx)")
         if not hasattr(module, "NAME"):
@@ -67,7 +83,9 @@ def explore(graph: Graph | str, *, template: str | None = None,
     graph : Graph or str
         The graph, or a workload name (``"W1"``..``"W5"``, ``s``/``l`` forms).
     template : str, optional
-        A template name or a path to a template file; default: the first that matches.
+        A template name or a path to a template file; default: the first that matches. It
+        must match every group (its ``mismatch``, else ``matches``; a file with neither is
+        always applied).
     decisions : dict, optional
         Knob overrides by name (the names are listed in ``kernels[i].knobs``).
     target : optional
@@ -78,6 +96,12 @@ def explore(graph: Graph | str, *, template: str | None = None,
     Returns
     -------
     Exploration
+
+    Raises
+    ------
+    schedules.TemplateMismatch
+        The forced template does not apply to a group: the message names the template, the
+        group, the reason and the template that matches.
     """
     if isinstance(graph, str):
         graph, arrays = workloads.load(graph)
