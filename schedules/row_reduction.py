@@ -130,11 +130,14 @@ def apply(sch, ctx: TemplateContext) -> None:
     size = math.prod(extent(sch, lp) for lp in loops)
     lane_count = lanes(sch, out, ctx.vector_bytes)
     transposed = not is_reduced[-1]
-    if transposed:  # the row tile of the innermost (row) axis becomes the vector loop
-        row_outer, row_inner = tile_knob(sch, ctx, "row_tile", rows[-1], lane_count,
-                                         lane_count * 4)
+    if transposed:  # a tile of rows, written by a cache-blocked transpose
+        n_rows = extent(sch, rows[-1])
+        row_outer, row_inner = tile_knob(sch, ctx, "row_tile", rows[-1], lane_count * 4,
+                                         n_rows)
         outer = rows[:-1] + [row_outer]
-        sch.reorder(*outer, *red, row_inner)
+        red_outer, red_inner = tile_knob(sch, ctx, "transpose_tile", red[-1], 16, 64)
+        vec_outer, vec_inner = vector_tile(sch, ctx, "vector", row_inner, lane_count)
+        sch.reorder(*outer, *red[:-1], red_outer, vec_outer, red_inner, vec_inner)
     elif rows:
         row_outer, row_inner = tile_knob(sch, ctx, "row_tile", rows[-1], 1, 8)
         outer = rows[:-1] + [row_outer]
@@ -149,8 +152,8 @@ def apply(sch, ctx: TemplateContext) -> None:
         at = fused if depth == len(outer) else outer[-1]
     # Phase 5 (output part): vectorise the innermost loop of the output
     if transposed:
-        if extent(sch, row_inner) > 1:
-            sch.vectorize(row_inner)
+        if extent(sch, vec_inner) > 1:
+            sch.vectorize(vec_inner)
     elif red:
         _, vec = vector_tile(sch, ctx, "vector", red[-1], lane_count)
         if extent(sch, vec) > 1:
@@ -221,7 +224,10 @@ def _vectorize_partial(sch, partial, at, lane_extent: int) -> None:
            if iv.iter_type != tirx.IterVar.DataPar and lp is not None]
     if lane is None or len(row) != 1:
         return
-    sch.reorder(row[0], lane)
+    # per row of the tile: its partial vectors stay in registers over the whole row
+    rows = [lp for iv, lp in zip(node.iter_vars, driving)
+            if iv.iter_type == tirx.IterVar.DataPar and lp is not None and lp is not lane]
+    sch.reorder(*rows, row[0], lane)
     sch.vectorize(lane)
     sch.decompose_reduction(partial, row[0])
 
