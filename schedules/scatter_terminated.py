@@ -89,16 +89,20 @@ def apply(sch, ctx: TemplateContext) -> None:
     par = None
     if free_axes:
         # the work under the parallel loop includes any reduction computed there
+        # (a donated data input is not read: only the updated elements are touched)
         size = max(math.prod(extent(sch, lp) for lp in loops),
-                   max(t.size for t in ctx.analysis.group.inputs))
+                   max((t.size for t in ctx.analysis.group.inputs
+                        if t.name not in ctx.analysis.donated_inputs), default=0))
         split_at = _chosen_iterator(ctx, free_axes)
         rows = [lp for d, lp in enumerate(loops) if d not in free_axes]
         others = [loops[d] for d in free_axes if d != split_at]
         n = extent(sch, loops[split_at])
         outer, inner = tile_knob(sch, ctx, "core_chunk", loops[split_at],
                                  n // _core_chunks(n, ctx.cores), n)
-        innermost = (others or [inner])[-1]
-        middle = [inner] + others[:-1] if others else []
+        if others and free_axes[-1] != split_at:
+            innermost, middle = others[-1], [inner] + others[:-1]
+        else:  # the split axis is the innermost free (contiguous) one: keep it innermost
+            innermost, middle = inner, others
         vo, vi = vector_tile(sch, ctx, "update_vector", innermost,
                              lanes(sch, update, ctx.vector_bytes))
         sch.reorder(outer, *rows, *middle, vo, vi)

@@ -1,8 +1,8 @@
 """Schedule and build lowered kernels, with a per-process cache of compiled kernels.
 
 The cache key is the kernel's structure (ops, attributes, shapes, dtypes, how inputs are
-shared) plus the target and schedule, so the same op on the same shapes is built once per
-process whatever its tensors are called.
+shared, which scatters update their data in place) plus the target and schedule, so the same
+op on the same shapes is built once per process whatever its tensors are called.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ def kernel_signature(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> tuple:
     return tuple(items)
 
 
+def donation_key(nodes: Sequence[Node], donated) -> tuple:
+    """Which nodes (by position) update their data in place: part of every cache key."""
+    return ("donate", tuple(j for j, n in enumerate(nodes) if n.name in donated))
+
+
+def kernel_inputs(nodes: Sequence[Node], donated=()) -> tuple[str, ...]:
+    """The kernel's input parameters: a donated scatter's data is its output parameter."""
+    data = {id(n.inputs[0]) for n in nodes if n.name in donated}
+    return tuple(t.name for t in external_inputs(nodes) if id(t) not in data)
+
+
 @dataclass(frozen=True)
 class Scheduled:
     mod: tvm.IRModule
@@ -76,20 +87,21 @@ def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target) -> Schedul
 
 
 def template_context(group: FusionGroup, target: tvm.target.Target, *, tuning: bool = False,
-                     decisions=(), replay=()) -> schedules.TemplateContext:
+                     decisions=(), replay=(), donated=()) -> schedules.TemplateContext:
     cores = num_cores(target)
-    return schedules.TemplateContext(analyze_group(group, cores=cores), cores,
+    analysis = analyze_group(group, cores=cores, donated=donated)
+    return schedules.TemplateContext(analysis, cores,
                                      vector_bytes(target), tuning, tuple(decisions),
                                      tuple(replay))
 
 
 def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target.Target,
-                   template=None, decisions=()) -> Scheduled:
+                   template=None, decisions=(), donated=()) -> Scheduled:
     """Apply ``template`` (default: the first that matches); fall back loudly on failure.
 
     A bad user decision (``KnobError``) is raised, not fallen back from: the user asked.
     """
-    ctx = template_context(group, target, decisions=decisions)
+    ctx = template_context(group, target, decisions=decisions, donated=donated)
     if template is not None:  # forced: one that does not apply raises, it never runs silently
         schedules.check_forced(template, ctx, group.name)
     template = template or schedules.choose(ctx)
@@ -104,7 +116,7 @@ def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target
                   f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
                   "using the fallback schedule")
         warnings.warn(notice, stacklevel=3)
-        ctx = template_context(group, target)
+        ctx = template_context(group, target, donated=donated)
         sch = tvm.s_tir.Schedule(kernel.mod)
         schedules.fallback.apply(sch, ctx)
         return Scheduled(sch.mod, schedules.fallback.NAME, notice, str(sch.trace), ())
@@ -118,48 +130,57 @@ def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target
                      tuple(ctx.knobs))
 
 
-def _build(key, target, nodes, outputs, schedule) -> BuiltKernel:
+def _build(key, target, nodes, outputs, schedule, donated=()) -> BuiltKernel:
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is None:
-        scheduled = schedule(lower(nodes, outputs))
+        scheduled = schedule(lower(nodes, outputs, donated))
         executable = tvm.compile(scheduled.mod, target=target)
         hit = (executable["main"], executable, scheduled)
         with _LOCK:
             _CACHE[key] = hit
     function, executable, s = hit
-    return BuiltKernel(function, executable, tuple(t.name for t in external_inputs(nodes)),
+    return BuiltKernel(function, executable, kernel_inputs(nodes, donated),
                        tuple(t.name for t in outputs), tuple(n.name for n in nodes), s.mod,
                        s.template, s.notice, s.trace, s.knobs, s.record)
 
 
 def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
-          target: tvm.target.Target) -> BuiltKernel:
-    """Lower, schedule (simple per-op schedule) and compile ``nodes`` (cached per process)."""
-    key = (kernel_signature(nodes, outputs), str(target), "simple")
-    return _build(key, target, nodes, outputs, lambda k: schedule_simple(k, target))
+          target: tvm.target.Target, donated=()) -> BuiltKernel:
+    """Lower, schedule (simple per-op schedule) and compile ``nodes`` (cached per process).
+
+    ``donated``: names of the scatters that update their data input in place.
+    """
+    key = (kernel_signature(nodes, outputs), donation_key(nodes, donated), str(target),
+           "simple")
+    return _build(key, target, nodes, outputs, lambda k: schedule_simple(k, target), donated)
 
 
 def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
-                decisions=(), tuning_logs=None) -> BuiltKernel:
+                decisions=(), tuning_logs=None, donated=()) -> BuiltKernel:
     """One kernel for a fusion group, scheduled by its template (cached per process).
 
     With ``tuning_logs``, the best record for this target and workload is applied when there
     is one (``BuiltKernel.record`` says which, or why the default schedule was used).
+    ``donated``: names of the group's scatters that update their data input in place (the
+    records are for the out-of-place kernel, so such a group gets the default schedule).
     """
     folder = None
-    if tuning_logs is not None and template is None and not decisions:
+    donation = donation_key(group.nodes, donated)
+    if tuning_logs is not None and template is None and not decisions and not donation[1]:
         tuned, folder = _tuned_build(group, target, tuning_logs)
         if tuned is not None:
             return tuned
     name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
-    key = (kernel_signature(group.nodes, group.outputs), str(target), name,
+    key = (kernel_signature(group.nodes, group.outputs), donation, str(target), name,
            tuple(sorted(decisions)))
     built = _build(key, target, group.nodes, group.outputs,
-                   lambda k: schedule_group(k, group, target, template, decisions))
+                   lambda k: schedule_group(k, group, target, template, decisions, donated),
+                   donated)
     if tuning_logs is not None:
         why = f"no tuning record for this target and workload ({folder})" if folder else \
-            "a template or decisions were forced"
+            "a template or decisions were forced" if not donation[1] else \
+            "the input is donated (records are for the out-of-place kernel)"
         built = dataclasses.replace(built, record=f"{why}: default schedule")
     return built
 

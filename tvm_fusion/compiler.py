@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .build import build, build_group
-from .checks import index_checks
+from .checks import donations, index_checks
 from .executor import CompiledGraph
 from .fuse import fuse as partition
 from .fuse import live_nodes
@@ -16,6 +17,7 @@ from .target import as_target
 def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
     graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
     decisions: dict[str, int] | None = None, tuning_logs: str | None = None,
+    donate: Sequence[str] | None = None,
 ) -> CompiledGraph:
     """Compile ``graph`` into a callable.
 
@@ -41,6 +43,14 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
         A records folder written by :func:`tvm_fusion.tune`: the best record whose target
         and workload match is applied, else the default schedule (``compiled.notices`` says
         which, one line per group).
+    donate : list of str, optional
+        Graph inputs whose buffer a scatter may update in place (e.g. a KV cache): the call
+        then costs only the update, not a copy of the whole tensor. **The donated array is
+        overwritten**: pass it as a writeable, C-contiguous numpy array of the input's dtype
+        (``np.empty`` or ``.copy()`` make one); the scatter's output returned is that very
+        array (``out is cache``), nothing is copied in or out. Refused (``GraphError``)
+        unless the input is the data of one scatter, read by nothing else, and that scatter's
+        output is a graph output.
 
     Returns
     -------
@@ -51,12 +61,14 @@ def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
         raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
     target = as_target(target)
     needed = live_nodes(graph)
+    donated = donations(graph, donate, needed)
+    scatters = frozenset(d.scatter for d in donated)
     if fuse:
         decided = tuple(sorted((decisions or {}).items()))
-        kernels = [build_group(group, target, template, decided, tuning_logs)
+        kernels = [build_group(group, target, template, decided, tuning_logs, scatters)
                    for group in partition(graph, needed)]
     else:
-        kernels = [build([node], [node.output], target) for node in needed]
+        kernels = [build([node], [node.output], target, scatters) for node in needed]
     checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]
-    return CompiledGraph(graph, kernels, checks, target)
+    return CompiledGraph(graph, kernels, checks, target, donated)
 

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import tvm
+import tvm_ffi
 
 from .build import BuiltKernel
-from .checks import IndexCheck, bind_arguments
+from .checks import Donation, IndexCheck, InputError, bind_arguments
 from .graph import Graph
 from .timing import median_seconds
 
@@ -17,12 +18,17 @@ class CompiledGraph:
     """Run a graph's kernels in order. Not thread-safe: intermediates are reused across calls.
 
     Call it with the graph's inputs by name or positionally; it returns a tuple with one numpy
-    array per graph output, in output order.
+    array per graph output, in output order. A donated input (``compile(donate=)``) is not
+    copied: the kernel updates the caller's array in place and returns it as the scatter's
+    output.
     """
 
     def __init__(self, graph: Graph, kernels: Sequence[BuiltKernel], checks: Sequence[IndexCheck],
-                 target: tvm.target.Target) -> None:
+                 target: tvm.target.Target, donations: Sequence[Donation] = ()) -> None:
         self.graph = graph
+        self.donations = tuple(donations)
+        self._donated_inputs = frozenset(d.input for d in self.donations)
+        self._donor_of = {d.output: d.input for d in self.donations}  # output -> its input
         self.kernels = tuple(kernels)
         self.target = target
         self.output_names = tuple(t.name for t in graph.outputs)
@@ -43,6 +49,8 @@ class CompiledGraph:
         }
         for kernel in self.kernels:
             for name in kernel.outputs:
+                if name in self._donor_of:  # the caller's array, bound on every call
+                    continue
                 t = graph.tensors[name]
                 self._buffers[name] = tvm.runtime.empty(t.shape, t.dtype, self._device)
 
@@ -67,28 +75,61 @@ class CompiledGraph:
         return len(self.kernels)
 
     def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
-        self._run_checked(args, kwargs)
-        return tuple(self._buffers[name].numpy() for name in self.output_names)
+        if not self.donations:
+            self._run_checked(args, kwargs)
+            return tuple(self._buffers[name].numpy() for name in self.output_names)
+        try:
+            arrays = self._run_checked(args, kwargs)
+            return tuple(arrays[self._donor_of[name]] if name in self._donor_of
+                         else self._buffers[name].numpy() for name in self.output_names)
+        finally:
+            self._release_donated()
 
     def benchmark(self, *args, repeat: int = 15, **kwargs) -> float:
         """Median seconds of one run of all kernels, inputs already on the device.
 
-        Input and index checks run once before timing; copies in and out are not timed.
+        Input and index checks run once before timing; copies in and out are not timed. A
+        donated array is updated in place by every timed run.
         """
-        self._run_checked(args, kwargs)
-        return median_seconds(lambda: self._run(checked=False), repeat=repeat)
+        try:
+            self._run_checked(args, kwargs)
+            return median_seconds(lambda: self._run(checked=False), repeat=repeat)
+        finally:
+            self._release_donated()
 
-    def _run_checked(self, args: tuple, kwargs: dict) -> None:
+    def _run_checked(self, args: tuple, kwargs: dict) -> dict[str, np.ndarray]:
         """Bind and check the inputs, copy them to the device, run every kernel once."""
-        arrays = bind_arguments(self.graph, args, kwargs)
+        arrays = bind_arguments(self.graph, args, kwargs, self._donated_inputs)
         for check in self._input_checks:
             if check.tensor in arrays:
                 check(arrays[check.tensor])
+        if self.donations:
+            self._bind_donated(arrays)
         self._upload(arrays)
         self._run(checked=True)
+        return arrays
+
+    def _bind_donated(self, arrays: dict[str, np.ndarray]) -> None:
+        """The caller's arrays become the scatters' output buffers (zero-copy, checked by
+        ``checks.check_donated``: the kernels assume only element alignment)."""
+        for i, d in enumerate(self.donations):
+            array = arrays[d.input]
+            for other in self.donations[:i]:
+                if np.may_share_memory(array, arrays[other.input]):
+                    raise InputError(f"donated inputs '{other.input}' and '{d.input}' share "
+                                     "memory: each is updated in place; pass separate arrays")
+            self._buffers[d.output] = tvm_ffi.from_dlpack(
+                array, require_alignment=array.itemsize, require_contiguous=True)
+
+    def _release_donated(self) -> None:
+        """Keep no reference to the caller's arrays between calls."""
+        for d in self.donations:
+            self._buffers.pop(d.output, None)
 
     def _upload(self, arrays: dict[str, np.ndarray]) -> None:
         for name, array in arrays.items():
+            if name in self._donated_inputs:
+                continue
             held = self._buffers.get(name)
             if held is None:
                 self._buffers[name] = tvm.runtime.tensor(array, self._device)

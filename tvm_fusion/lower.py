@@ -4,14 +4,21 @@ The PrimFunc's parameters are the external inputs (in first-use order) followed 
 outputs. Intermediate tensors are blocks writing to function-local buffers, ready for a
 schedule to inline or compute-at them. Scatter update blocks are appended after
 ``te.create_prim_func`` (see :mod:`tvm_fusion.ops.scatter`).
+
+A donated scatter (``donated``: node names) has no copy stage: its update block writes into
+the buffer of its data input, which becomes the scatter's output parameter (and is not an
+input parameter). That buffer assumes only the element alignment, so the caller's numpy array
+(16-byte aligned, or a slice) can be bound to it as is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import tvm
 from tvm import te, tirx
 from tvm.s_tir import SBlock, SBlockRealize
@@ -52,11 +59,17 @@ def external_inputs(nodes: Sequence[Node]) -> list[Tensor]:
     return result
 
 
-def lower(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> LoweredKernel:
-    """Lower ``nodes`` (topologically ordered) to one PrimFunc computing ``outputs``."""
-    inputs = external_inputs(nodes)
+def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
+          donated: Collection[str] = ()) -> LoweredKernel:
+    """Lower ``nodes`` (topologically ordered) to one PrimFunc computing ``outputs``.
+
+    The scatters named in ``donated`` update their data input's buffer in place.
+    """
+    donated_data = _donated_data(nodes, outputs, donated)
+    inputs = [t for t in external_inputs(nodes) if id(t) not in donated_data]
     te_of: dict[int, te.Tensor] = {
-        id(t): te.placeholder(t.shape, t.dtype, name=buffer_name(t.name)) for t in inputs
+        id(t): te.placeholder(t.shape, t.dtype, name=buffer_name(t.name))
+        for t in external_inputs(nodes)
     }
     scatters: list[ScatterStage] = []
     for node in nodes:
@@ -67,6 +80,8 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> LoweredKernel:
                     "the same kernel; a scatter must end its kernel")
         result = OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])
         if isinstance(result, ScatterStage):
+            if node.name in donated:  # no copy: the update writes into the data's buffer
+                result = dataclasses.replace(result, copy=te_of[id(node.inputs[0])])
             scatters.append(result)
             result = result.copy
         te_of[id(node.output)] = result
@@ -80,25 +95,62 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> LoweredKernel:
                 materialised.append(operand)
     func = te.create_prim_func(params + materialised)
     if scatters:
-        func = _append_updates(func, params + materialised, scatters, len(params))
+        func = _append_updates(func, params + materialised, scatters, len(params),
+                               [te_of[id(t)] for t in donated_data.values()])
     func = func.with_attr("global_symbol", "main")
     return LoweredKernel(func, tuple(t.name for t in inputs), tuple(t.name for t in outputs),
                          tuple(n.name for n in nodes))
 
 
-def _append_updates(func, arg_tensors, scatters, n_params):
+def _donated_data(nodes, outputs, donated) -> dict[int, Tensor]:
+    """The data tensors of the donated scatters, checked to be read by nothing else here."""
+    result = {}
+    for node in nodes:
+        if node.name not in donated:
+            continue
+        data = node.inputs[0]
+        if node.op not in ("scatter_nd", "scatter_elements") or data.producer is not None or \
+                not any(t is node.output for t in outputs):
+            raise ValueError(f"cannot donate to '{node.name}': only a scatter whose data is a "
+                             "kernel input and whose output is a kernel output")
+        readers = [n for n in nodes for t in n.inputs if t is data]
+        if len(readers) > 1:
+            raise ValueError(f"cannot donate to '{node.name}': its data '{data.name}' is read "
+                             "elsewhere in the kernel")
+        result[id(data)] = data
+    return result
+
+
+def _aligned_to_element(buf) -> tirx.Buffer:
+    """``buf`` assuming only its element alignment (TIR's default of 64 bytes is what the
+    runtime allocates, not what a numpy array guarantees)."""
+    itemsize = np.dtype(str(buf.dtype)).itemsize
+    return tirx.decl_buffer(buf.shape, buf.dtype, buf.name, data_alignment=itemsize)
+
+
+def _append_updates(func, arg_tensors, scatters, n_params, donated_tensors=()):
     buffer_of = {id(t): buf for t, buf in zip(arg_tensors, func.params)}
+    params = list(func.params[:n_params])
+    for t in donated_tensors:  # only the update blocks (built below) use these buffers
+        aligned = _aligned_to_element(buffer_of[id(t)])
+        params = [aligned if p.same_as(buffer_of[id(t)]) else p for p in params]
+        buffer_of[id(t)] = aligned
     updates = [
         update_block(s, buffer_of[id(s.copy)], buffer_of[id(s.indices)], buffer_of[id(s.updates)])
         for s in scatters
     ]
     realize = func.body
+    if isinstance(realize, SBlockRealize):
+        stmts = [realize.block.body, *updates]
+    else:  # no TE stage at all (a donated scatter of inputs): the updates are the body
+        realize = SBlockRealize([], True, SBlock([], [], [], "root", tirx.Evaluate(0)))
+        stmts = updates
     root = realize.block
     root = SBlock(
         root.iter_vars, root.reads, root.writes, root.name_hint,
-        tirx.SeqStmt([root.body, *updates]), root.init,
+        stmts[0] if len(stmts) == 1 else tirx.SeqStmt(stmts), root.init,
         list(root.alloc_buffers) + list(func.params[n_params:]), root.match_buffers,
         root.annotations,
     )
     body = SBlockRealize(realize.iter_values, realize.predicate, root)
-    return tirx.PrimFunc(list(func.params[:n_params]), body, attrs=func.attrs)
+    return tirx.PrimFunc(params, body, attrs=func.attrs)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks import donations
 from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from .axes import GroupAxis, StageRole, group_axes
-from .traffic import (SplitCost, ddr_bytes_fused, ddr_bytes_unfused, split_costs,
-                      unfused_boundaries, working_set)
+from .traffic import (SplitCost, ddr_bytes_donated, ddr_bytes_fused, ddr_bytes_unfused,
+                      split_costs, unfused_boundaries, working_set)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class GroupAnalysis:
     working_set: int | None  # per core, for the chosen split
     cores: int
     on_chip_bytes: int | None
+    donated_inputs: tuple[str, ...] = ()  # graph inputs a scatter updates in place
+    ddr_donated: int | None = None  # fused DDR bytes with those donations
 
     @property
     def legal_axes(self) -> tuple[GroupAxis, ...]:
@@ -63,8 +66,9 @@ class AnalysisReport:
         return format_report(self)
 
 
-def analyze_group(group: FusionGroup, *, cores: int,
-                  on_chip_bytes: int | None = None) -> GroupAnalysis:
+def analyze_group(group: FusionGroup, *, cores: int, on_chip_bytes: int | None = None,
+                  donated=()) -> GroupAnalysis:
+    """``donated``: names of the group's scatters that update their data input in place."""
     axes = group_axes(group)
     splits = split_costs(group, axes, cores)
     legal = [s for s in splits if s.legal]
@@ -75,11 +79,14 @@ def analyze_group(group: FusionGroup, *, cores: int,
         unfused_redistribution=sum(b.bytes for b in unfused_boundaries(group, axes, cores)),
         working_set=working_set(group, chosen.axis, cores) if chosen else None,
         cores=cores, on_chip_bytes=on_chip_bytes,
+        donated_inputs=tuple(n.inputs[0].name for n in group.nodes if n.name in donated),
+        ddr_donated=ddr_bytes_donated(group, donated)
+        if any(n.name in donated for n in group.nodes) else None,
     )
 
 
 def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
-            ddr_gbps: float | None = None) -> AnalysisReport:
+            ddr_gbps: float | None = None, donate=None) -> AnalysisReport:
     """Analyse every fusion group of ``graph`` for a chip with ``cores`` cores.
 
     Parameters
@@ -92,6 +99,9 @@ def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
         On-chip memory per core; the report then says whether the working set fits.
     ddr_gbps : float, optional
         DDR bandwidth; the report then converts bytes to a time lower bound.
+    donate : list of str, optional
+        Graph inputs updated in place by their scatter (as ``tvm_fusion.compile(donate=)``);
+        the report then also gives the DDR bytes with donation. Refused as by ``compile``.
 
     Returns
     -------
@@ -100,8 +110,10 @@ def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
     """
     if cores < 1:
         raise ValueError(f"cores must be >= 1, got {cores}")
-    groups = tuple(analyze_group(g, cores=cores, on_chip_bytes=on_chip_bytes)
-                   for g in fuse(graph, live_nodes(graph)))  # the groups compile builds
+    live = live_nodes(graph)
+    donated = {d.scatter for d in donations(graph, donate, live)}
+    groups = tuple(analyze_group(g, cores=cores, on_chip_bytes=on_chip_bytes, donated=donated)
+                   for g in fuse(graph, live))  # the groups compile builds
     return AnalysisReport(graph.name, groups, cores, on_chip_bytes, ddr_gbps)
 
 

@@ -38,6 +38,10 @@ def format_group(index: int, g, ddr_gbps) -> list[str]:
     lines.append("")
     lines.append(f"  DDR bytes unfused {_mib(g.ddr_unfused)} (every intermediate written once "
                  f"and read once) vs fused {_mib(g.ddr_fused)}: ratio {g.bytes_ratio:.2f}x")
+    if g.ddr_donated is not None:
+        names = ", ".join(f"'{n}'" for n in g.donated_inputs)
+        lines.append(f"  with donation of {names}: {_mib(g.ddr_donated)} (the untouched rows "
+                     "are not copied; the donated input is overwritten in place)")
     lines.append(f"  unfused op boundaries reshuffle {_mib(g.unfused_redistribution)} between "
                  f"{g.cores} cores (each op on its own friendliest split)")
     if ddr_gbps:

@@ -5,6 +5,9 @@ Conventions (documented in the report):
   every intermediate is written once and read once per consumer;
 - fused DDR bytes: the group's inputs are read once and its outputs written once (a scatter's
   output counts as written in full: the untouched rows are copied);
+- with donation (the scatter updates its data input in place), that data is neither read nor
+  written in full: one element is written per update element (and read first when the
+  scatter reduces);
 - an illegal split on a reduced axis leaves every core with a partial result of the whole
   reduction output: ``(cores - 1) * partial bytes`` must cross cores to combine them;
 - an illegal split on a scatter-indexed axis must route each update row to the core owning
@@ -81,6 +84,18 @@ def ddr_bytes_unfused(group: FusionGroup) -> int:
 
 def ddr_bytes_fused(group: FusionGroup) -> int:
     return sum(t.nbytes for t in group.inputs) + sum(t.nbytes for t in group.outputs)
+
+
+def ddr_bytes_donated(group: FusionGroup, donated) -> int:
+    """Fused bytes when the scatters named in ``donated`` update their data in place."""
+    total = ddr_bytes_fused(group)
+    for node in group.nodes:
+        if node.name in donated:
+            data, _, updates = node.inputs
+            touched = updates.size * np.dtype(data.dtype).itemsize
+            passes = 1 if node.attrs["reduction"] == "none" else 2  # read-modify-write
+            total += touched * passes - data.nbytes - node.output.nbytes
+    return total
 
 
 def _friendly_axis(node: Node, axes: tuple[GroupAxis, ...]) -> GroupAxis | None:
