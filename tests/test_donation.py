@@ -374,3 +374,19 @@ def test_kv_cache_donation_at_least_20x_faster():
     (out,) = donated(cache=cache, **args)
     assert out is cache
     np.testing.assert_array_equal(out, workloads.reference("P4", arrays))  # idempotent update
+
+
+def test_tuning_records_are_not_applied_to_a_donated_kernel(tmp_path):
+    fn = tf.compile(kv_graph((1, 3, 11, 7), 2), donate=["cache"], tuning_logs=str(tmp_path))
+    assert fn.notices and "the input is donated" in fn.notices[0]
+
+
+def test_cli_donate_option(capsys):
+    from tvm_fusion import cli
+
+    assert cli.main(["analyze", "P4s", "--cores", "2", "--donate", "cache"]) == 0
+    assert "with donation of 'cache'" in capsys.readouterr().out
+    assert cli.main(["analyze", "P4s", "--donate", "k"]) == cli.EXIT_USAGE
+    assert "input 'k' is not the data input of a scatter" in capsys.readouterr().err
+    assert cli.main(["compile", "P4s", "--no-logs", "--repeat", "3", "--donate", "cache"]) == 0
+    assert "check against numpy: ok" in capsys.readouterr().out

@@ -80,8 +80,12 @@ def _compile(args: argparse.Namespace) -> int:
     from .reference import compare
 
     logs = None if args.no_logs else args.logs
+    donate = args.donate or None
     if args.workload.endswith(".onnx"):
         from .run_model import run_model
+
+        if donate:
+            raise ValueError("--donate applies to workloads (W1..W5, P1..P5), not to .onnx")
 
         result = run_model(args.workload, repeat=args.repeat, check=True, tuning_logs=logs)
         for line in result.notices:
@@ -95,12 +99,14 @@ def _compile(args: argparse.Namespace) -> int:
     from . import workloads
 
     graph, arrays = workloads.load(args.workload)
-    fn = compile_graph(graph, tuning_logs=logs)
-    default = compile_graph(graph)
+    fn = compile_graph(graph, tuning_logs=logs, donate=donate)
+    default = compile_graph(graph, donate=donate)
     print(f"{args.workload}: {fn.num_kernels} kernel(s) ({', '.join(fn.schedules)})")
     for line in fn.notices:
         print(f"  {line}")
-    ok, error = compare(fn(**arrays), [workloads.reference(args.workload, arrays)])
+    expected = workloads.reference(args.workload, arrays)
+    arrays = {**arrays, **{name: arrays[name].copy() for name in donate or ()}}  # overwritten
+    ok, error = compare(fn(**arrays), [expected])
     print(f"check against numpy: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
     seconds = fn.benchmark(**arrays, repeat=args.repeat)
     default_seconds = default.benchmark(**arrays, repeat=args.repeat)
@@ -178,7 +184,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
     graph = _graph_of(args.workload)
     print(analyze(graph, cores=args.cores, on_chip_bytes=args.on_chip_bytes,
-                  ddr_gbps=args.ddr_gbps), end="")
+                  ddr_gbps=args.ddr_gbps, donate=args.donate or None), end="")
     return EXIT_OK
 
 
@@ -231,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="on-chip memory per core: report whether the working set fits")
     an.add_argument("--ddr-gbps", type=float, default=None,
                     help="DDR bandwidth in GB/s: convert bytes into a time lower bound")
+    _donate_argument(an)
     an.set_defaults(run=_analyze)
 
     ex = sub.add_parser("explore", help="show a fused kernel before/after scheduling, check, time",
@@ -297,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
     cp.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     _logs_arguments(cp)
+    _donate_argument(cp)
     cp.set_defaults(run=_compile)
     return parser
 
@@ -309,6 +317,12 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
                              "records shipped in the repository's tuning_logs/)")
     parser.add_argument("--no-logs", action="store_true",
                         help="ignore tuning records: template default schedules")
+
+
+def _donate_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--donate", action="append", default=[], metavar="INPUT",
+                        help="let the scatter updating this graph input write into its buffer "
+                             "in place (repeatable), e.g. --donate cache for P4")
 
 
 def _positive_int(text: str) -> int:
