@@ -1,29 +1,42 @@
-"""Fused versus unfused, numpy, onnxruntime and the roofline, for W1..W5 in all three sizes.
+"""Fused versus unfused, numpy, onnxruntime, Relax, PyTorch and the roofline, for W1..W5 and
+P1..P5 in all three sizes.
 
-Every number comes from this one run, measured side by side (medians of repeats):
+Every number comes from this one run, measured side by side in interleaved rounds (each round
+times every contestant of a workload once; medians per contestant, see ``peers.py``):
 
-- fused: ``tvm_fusion.compile(graph)`` (one kernel per group, template default schedule);
-- unfused: ``compile(graph, fuse=False)``: our own per-op kernels, end to end;
+- fused: ``tvm_fusion.compile(graph)`` (one kernel per group, template default schedule),
+  kernel time (``CompiledGraph.benchmark``: inputs already in memory, output preallocated);
+- tvmf call: the public call ``fn(**arrays)`` of that same compiled graph (numpy in, numpy
+  out: inputs copied in, output copied out);
+- unfused: ``compile(graph, fuse=False)``: our own per-op kernels, end to end, kernel time;
 - numpy: the workload's numpy (``workloads.reference``);
 - onnxruntime: the same graph exported to ONNX (``workloads.to_onnx``), CPU provider with one
   intra-op thread per core;
 - relax: TVM Relax's own pipeline on that same ONNX graph (``relax.frontend.onnx.from_onnx``,
   default ``tvm.compile``: it fuses little and schedules nothing on CPU);
+- torch, torch.compile: the workload as a PyTorch user writes it (``peers.py``), eager and
+  Inductor (compiled once per workload outside timing), ``torch.set_num_threads(cores)``;
+  "-" when torch is not installed (``pip install -e .[bench]``);
+- ``P4 donated``: ``compile(graph, donate=["cache"])`` (the cache updated in place), called
+  with the same cache array every time, as a decoder does; its roofline is the in-place
+  traffic (``k`` and ``positions`` read, the written rows of the cache written);
 - roofline: the minimum traffic (every input read once, the output written once; a scatter's
   untouched rows copied) divided by the bandwidth of the memory level the data lives in,
   measured now with a multi-threaded vectorised TVM copy: 256 MiB arrays for the ``l`` forms
   (DRAM), 8 MiB for the base forms (L3), 512 KiB for the ``s`` forms (L2);
 - predicted: the split analysis' DDR-bytes ratio unfused / fused.
 
-TVM kernels are timed with inputs already in memory (``CompiledGraph.benchmark``); numpy and
-onnxruntime are timed on their usual call. Usage::
+numpy, onnxruntime, Relax and torch are timed on their usual call (output allocated per call).
+Usage::
 
-    python benchmarks/fusion.py [--sizes base,s,l] [--repeat 15] [--out benchmarks/results/fusion.md]
+    python benchmarks/fusion.py [--sizes base,s,l] [--workloads W,P | P1,P4] [--repeat 15]
+                                [--out benchmarks/results/fusion.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +44,9 @@ from pathlib import Path
 
 import numpy as np
 import tvm
+from common import markdown_table
+from peers import (call_sampler, check, cpu_name, interleaved_medians, onnxruntime_call,
+                   relax_call, torch_calls)
 from tvm import te
 
 import tvm_fusion as tf
@@ -81,103 +97,144 @@ def _tvm_copy_bandwidth(nbytes: int, target, repeat: int) -> float:
     return 2 * n * 4 / seconds
 
 
-def onnxruntime_seconds(name: str, arrays, repeat: int) -> float | None:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = num_cores()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(workloads.to_onnx(name).SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    return median_seconds(lambda: session.run(None, arrays), repeat=repeat)
+CONTESTANTS = ("fused", "tvmf call", "unfused", "numpy", "ort", "relax", "torch",
+               "torch.compile")
 
 
-def relax_seconds(name: str, arrays, target, repeat: int) -> float:
-    """TVM Relax's own pipeline on the same ONNX graph (default build, no schedules)."""
-    from tvm import relax
-    from tvm.relax.frontend.onnx import from_onnx
-
-    executable = tvm.compile(from_onnx(workloads.to_onnx(name), keep_params_in_input=False),
-                             target=target)
-    vm = relax.VirtualMachine(executable, tvm.cpu())
-    args = [tvm.runtime.tensor(arrays[k]) for k in workloads.get(name).shapes]
-    result = vm["main"](*args)
-    out = result.numpy() if hasattr(result, "numpy") else result[0].numpy()
-    np.testing.assert_allclose(out, workloads.reference(name, arrays), rtol=1e-2, atol=5e-2)
-    return median_seconds(lambda: vm["main"](*args), repeat=repeat)
-
-
-def measure(name: str, bandwidth: float, target, repeat: int) -> dict:
+def measure(name: str, bandwidth: float, target, repeat: int, notes: list[str]) -> list[dict]:
+    """The workload's row; for P4 also its ``donated`` row, timed in the same rounds."""
     graph, arrays = workloads.load(name)
+    expected = workloads.reference(name, arrays)
     fused = tf.compile(graph, target=target)
     unfused = tf.compile(graph, target=target, fuse=False)
-    expected = workloads.reference(name, arrays)
-    for fn in (fused, unfused):
-        np.testing.assert_allclose(fn(**arrays)[0], expected, rtol=1e-3, atol=1e-2)
-    (group,) = analyze(graph, cores=num_cores()).groups
-    row = {
-        "name": name,
-        "fused": fused.benchmark(**arrays, repeat=repeat),
-        "unfused": unfused.benchmark(**arrays, repeat=repeat),
-        "numpy": median_seconds(lambda: workloads.reference(name, arrays), repeat=repeat),
-        "ort": onnxruntime_seconds(name, arrays, repeat),
-        "relax": relax_seconds(name, arrays, target, repeat),
-        "roofline": group.ddr_fused / bandwidth,
-        "predicted": group.bytes_ratio,
-        "template": fused.schedules[0],
-    }
-    del graph, arrays, fused, unfused
-    return row
+    for label, fn in (("fused", fused), ("unfused", unfused)):
+        check(name, fn(**arrays)[0], expected, label)
+    calls = {"tvmf call": lambda: fused(**arrays),
+             "numpy": lambda: workloads.reference(name, arrays),
+             "ort": onnxruntime_call(name, arrays, expected),
+             "relax": relax_call(name, arrays, expected, target),
+             **torch_calls(name, arrays, expected)}
+    samplers = {"fused": lambda: fused.benchmark(**arrays, repeat=1),
+                "unfused": lambda: unfused.benchmark(**arrays, repeat=1)}
+    samplers |= {label: call_sampler(call) for label, call in calls.items() if call is not None}
+    donated = donated_samplers(name, graph, arrays, expected, target, notes)
+    seconds = interleaved_medians(samplers | (donated[1] if donated else {}), repeat)
+    groups = analyze(graph, cores=num_cores()).groups
+    ddr_fused = sum(g.ddr_fused for g in groups)
+    rows = [{"name": name, **{label: seconds.get(label) for label in CONTESTANTS},
+             "roofline": ddr_fused / bandwidth,
+             "predicted": sum(g.ddr_unfused for g in groups) / ddr_fused,
+             "template": "+".join(fused.schedules)}]
+    if donated:
+        template, _, cache = donated
+        check(name, cache, expected, "donated, after timing")  # the output is the cache itself
+        # in place, the minimum traffic is k and positions read and the rows they address written
+        in_place_bytes = 2 * arrays["k"].nbytes + arrays["positions"].nbytes
+        rows.append({**dict.fromkeys(CONTESTANTS), "name": f"{name} donated",
+                     "fused": seconds["donated fused"], "tvmf call": seconds["donated call"],
+                     "roofline": in_place_bytes / bandwidth, "predicted": None,
+                     "template": template})
+    return rows
+
+
+def donated_samplers(name: str, graph, arrays, expected, target, notes: list[str]):
+    """For P4: ``(schedule, samplers, cache)`` of ``compile(graph, donate=["cache"])``, kernel
+    time and call; every call gets the same ``cache`` array, rewritten in place with the same
+    values as a decoder does, so the result stays the expected one. ``None`` for the other
+    workloads, and with a note when this ``compile`` takes no ``donate`` or the row fails."""
+    if not name.startswith("P4"):
+        return None
+    if "donate" not in inspect.signature(tf.compile).parameters:
+        return _note(notes, f"{name} donated: skipped, this tvm_fusion.compile takes no `donate`")
+    try:
+        donated = tf.compile(graph, target=target, donate=["cache"])
+        call_arrays = {**arrays, "cache": arrays["cache"].copy()}
+        check(name, donated(**call_arrays)[0], expected, "donated")
+    except Exception as error:  # noqa: BLE001 - a failing row is reported, the run goes on
+        return _note(notes, f"{name} donated: failed: {type(error).__name__}: {error}")
+    return "+".join(donated.schedules), {
+        "donated fused": lambda: donated.benchmark(**call_arrays, repeat=1),
+        "donated call": call_sampler(lambda: donated(**call_arrays))}, call_arrays["cache"]
+
+
+def _note(notes: list[str], text: str) -> None:
+    notes.append(text)
+    print(f"  {text}", file=sys.stderr)
 
 
 def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1e3:.3f}"
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1e3:.3f}" if seconds >= 1e-5 else f"{seconds * 1e3:.4f}"
 
 
-def format_rows(rows: list[dict], bandwidths: dict) -> str:
-    header = ["workload", "template", "fused ms", "unfused ms", "numpy ms", "ort ms",
-              "relax ms", "roofline ms", "unfused/fused", "predicted", "achieved/predicted",
-              "numpy/fused", "ort/fused", "relax/fused", "% roofline"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def _ratio(a: float | None, b: float | None, percent: bool = False) -> str:
+    if a is None or b is None:
+        return "-"
+    return f"{a / b:.0%}" if percent else f"{a / b:.2f}x"
+
+
+def format_rows(rows: list[dict], bandwidths: dict, notes: list[str]) -> str:
+    header = ["workload", "template", "fused ms", "tvmf call ms", "unfused ms", "numpy ms",
+              "ort ms", "relax ms", "torch ms", "torch.compile ms", "roofline ms",
+              "unfused/fused", "predicted", "achieved/predicted", "numpy/fused", "ort/fused",
+              "relax/fused", "torch/call", "torch.compile/call", "% roofline"]
+    cells = []
     for r in rows:
-        speedup = r["unfused"] / r["fused"]
-        cells = [r["name"], r["template"], _ms(r["fused"]), _ms(r["unfused"]), _ms(r["numpy"]),
-                 _ms(r["ort"]), _ms(r["relax"]), _ms(r["roofline"]), f"{speedup:.2f}x",
-                 f"{r['predicted']:.2f}x", f"{speedup / r['predicted']:.0%}",
-                 f"{r['numpy'] / r['fused']:.2f}x",
-                 "-" if r["ort"] is None else f"{r['ort'] / r['fused']:.2f}x",
-                 f"{r['relax'] / r['fused']:.2f}x", f"{r['roofline'] / r['fused']:.0%}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
+        speedup = None if r["unfused"] is None else r["unfused"] / r["fused"]
+        cells.append([
+            r["name"], r["template"], *(_ms(r[label]) for label in CONTESTANTS),
+            _ms(r["roofline"]), _ratio(speedup, 1), _ratio(r["predicted"], 1),
+            _ratio(speedup, r["predicted"], percent=True), _ratio(r["numpy"], r["fused"]),
+            _ratio(r["ort"], r["fused"]), _ratio(r["relax"], r["fused"]),
+            _ratio(r["torch"], r["tvmf call"]), _ratio(r["torch.compile"], r["tvmf call"]),
+            _ratio(r["roofline"], r["fused"], percent=True)])
+    lines = [markdown_table(header, cells, left=2), ""]
     lines += [f"roofline bandwidth measured in this run, {LEVEL[k]} ({COPY_BYTES[k] >> 10} KiB "
               f"arrays): {v / 1e9:.1f} GB/s (best copy: {how})"
               for k, (v, how) in bandwidths.items()]
-    return "\n".join(lines)
+    lines.append("outputs: fused and unfused (kernel time) write preallocated buffers; tvmf "
+                 "call copies inputs in and the output out; numpy, ort, relax, torch and "
+                 "torch.compile allocate their output on every call")
+    return "\n".join(lines + notes)
+
+
+def workload_names(selection: str, sizes: list[str]) -> list[str]:
+    """``W``, ``P`` (families) or names like ``P1``, comma-separated, in every size."""
+    families = []
+    for item in selection.split(","):
+        item = item.strip()
+        families += {"W": workloads.BASE, "P": workloads.PATTERNS}.get(item, (item,))
+    names = [family + size for size in sizes for family in families]
+    unknown = [n for n in names if n not in workloads.WORKLOADS]
+    if unknown:
+        raise SystemExit(f"unknown workloads {', '.join(unknown)}; give W, P, W1..W5 or P1..P5")
+    return names
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="s,base,l",
                         help="comma-separated: s, base, l (default: all three)")
+    parser.add_argument("--workloads", default="W,P",
+                        help="comma-separated families (W, P) or names (P1,P4); default W,P")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "fusion.md"))
     args = parser.parse_args(argv)
     sizes = ["" if s == "base" else s for s in args.sizes.split(",")]
+    names = workload_names(args.workloads, sizes)
     target = host_target()
     start = time.time()
     bandwidths = {size: copy_bandwidth(COPY_BYTES[size], target, args.repeat) for size in sizes}
-    rows = []
-    for size in sizes:
-        for family in workloads.BASE:
-            name = family + size
-            print(f"  {name} ...", file=sys.stderr, flush=True)
-            rows.append(measure(name, bandwidths[size][0], target, args.repeat))
-    table = format_rows(rows, bandwidths)
-    header = (f"# Fusion benchmark\n\n{target}, {num_cores()} cores; medians of {args.repeat} "
-              f"repeats; run took {time.time() - start:.0f} s.\n\n")
-    print(table)
+    rows, notes = [], []
+    for name in names:
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        rows += measure(name, bandwidths[name[2:]][0], target, args.repeat, notes)
+    table = format_rows(rows, bandwidths, notes)
+    header = (f"# Fusion benchmark\n\nCPU {cpu_name()}, {num_cores()} cores; target {target}; "
+              f"medians of {args.repeat} interleaved rounds; run took "
+              f"{time.time() - start:.0f} s.\n\n")
+    print(header + table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + table + "\n")
