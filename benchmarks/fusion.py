@@ -45,8 +45,15 @@ from pathlib import Path
 import numpy as np
 import tvm
 from common import markdown_table
-from peers import (call_sampler, check, cpu_name, interleaved_medians, onnxruntime_call,
-                   relax_call, torch_calls)
+from peers import (
+    call_sampler,
+    check,
+    cpu_name,
+    interleaved_medians,
+    onnxruntime_call,
+    relax_call,
+    torch_calls,
+)
 from tvm import te
 
 import tvm_fusion as tf

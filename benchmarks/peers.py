@@ -64,7 +64,7 @@ def check(name: str, out, expected: np.ndarray, peer: str) -> None:
     """``out`` matches the workload's numpy; tolerances fit the dtypes (peers may keep f16
     intermediates in f32, as onnxruntime and Inductor do)."""
     half = "float16" in workloads.get(name).dtypes.values()
-    tolerance = dict(rtol=1e-2, atol=5e-2) if half else dict(rtol=1e-3, atol=1e-5)
+    tolerance = {"rtol": 1e-2, "atol": 5e-2} if half else {"rtol": 1e-3, "atol": 1e-5}
     out = np.asarray(out)
     assert out.shape == expected.shape, f"{peer} on {name}: shape {out.shape}"
     np.testing.assert_allclose(out.astype(np.float64), expected.astype(np.float64),

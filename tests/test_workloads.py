@@ -13,7 +13,7 @@ NAMES = workloads.BASE + workloads.SMALL + workloads.PATTERNS_SMALL
 
 def _tol(dtype):
     # f16 outputs (P3) are rounded from f32 math: one f16 ulp is ~1e-3 relative
-    return dict(rtol=1e-2, atol=1e-2) if dtype == np.float16 else dict(rtol=1e-5, atol=1e-4)
+    return {"rtol": 1e-2, "atol": 1e-2} if dtype == np.float16 else {"rtol": 1e-5, "atol": 1e-4}
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -135,7 +135,7 @@ def _p3_numpy(x, w):
 
 
 def _p4(g, x):
-    batch, tokens, heads, dim = x["k"].shape
+    batch, tokens = x["k"].shape[:2]
     k_t = g.transpose(x["k"], perm=(0, 2, 1, 3))  # (batch, heads, tokens, dim)
     idx = g.broadcast_to(g.reshape(x["positions"], (batch, 1, tokens, 1)), k_t.shape)
     g.output(g.scatter_elements(x["cache"], idx, k_t, axis=2))
