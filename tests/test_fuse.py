@@ -5,7 +5,8 @@ import pytest
 
 import tvm_fusion as tf
 from tvm_fusion import workloads
-from tvm_fusion.fuse import fuse
+from tvm_fusion.checks import index_checks
+from tvm_fusion.fuse import fuse, live_nodes
 
 
 @pytest.mark.parametrize("name", workloads.BASE + workloads.SMALL)
@@ -187,3 +188,73 @@ def test_computed_indices_behind_a_reshape_come_from_memory():
     assert fn(**arrays)[0][2:5].sum() == 15
     with pytest.raises(ValueError, match="holds 7"):
         fn(**dict(arrays, base=np.array([0, 1, 5])))
+
+
+def _random_graph(rng, size=12):
+    """A random DAG over (7, 5) rows and (3, 5) updates, with scatters and computed indices."""
+    g = tf.Graph()
+    rows = [g.input("data", (7, 5), "float32")]
+    updates = [g.input("upd", (3, 5), "float32")]
+    idx = g.input("idx", (3, 1), "int64")
+    for _ in range(size):
+        kind = rng.integers(6)
+        pick = lambda pool: pool[rng.integers(len(pool))]  # noqa: E731
+        if kind == 0:
+            rows.append(g.relu(pick(rows)))
+        elif kind == 1:
+            updates.append(g.neg(pick(updates)))
+        elif kind == 2:
+            rows.append(g.add(pick(rows), pick(rows)))
+        elif kind == 3:
+            rows.append(g.add(pick(rows), g.reduce_sum(pick(updates), axes=[0], keepdims=True)))
+        else:  # a scatter, its indices from memory or computed (then range-checked in memory)
+            indices = idx if kind == 4 else g.reshape(
+                g.add(g.reshape(idx, (3,)), g.constant(np.array([1], dtype="int64"))), (3, 1))
+            rows.append(g.scatter_nd(pick(rows), indices, pick(updates)))
+    for t in rows[-2:] + updates[-1:]:
+        if t.producer is not None and t not in g.outputs:
+            g.output(t)
+    return g
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_partitions_keep_every_rule(seed):
+    rng = np.random.default_rng(seed)
+    g = _random_graph(rng)
+    nodes = live_nodes(g)
+    groups = fuse(g, nodes)
+    assert sorted(id(n) for grp in groups for n in grp.nodes) == sorted(id(n) for n in nodes)
+    written = {id(t) for t in g.inputs} | {id(g.tensors[c]) for c in g.constants}
+    checked = {c.scatter: g.tensors[c.tensor] for c in index_checks(g)}
+    for grp in groups:
+        inside = {id(n) for n in grp.nodes}
+        produced = {id(n.output) for n in grp.nodes}
+        assert all(id(t) in written for t in grp.inputs)  # execution order is valid
+        written |= {id(t) for t in grp.outputs}
+        for n in grp.nodes:
+            assert not any(t.producer is not None and t.producer.op == "scatter_nd" and
+                           id(t.producer) in inside for t in n.inputs)
+            if n.op == "scatter_nd" and checked[n.name].producer is not None:
+                assert id(checked[n.name]) not in produced  # range-checked from memory
+        # connected through producer -> consumer edges inside the group
+        reached, stack = {id(grp.nodes[0])}, [grp.nodes[0]]
+        while stack:
+            n = stack.pop()
+            near = [t.producer for t in n.inputs if t.producer is not None] + \
+                [m for m in grp.nodes if any(t is n.output for t in m.inputs)]
+            for m in near:
+                if id(m) in inside and id(m) not in reached:
+                    reached.add(id(m))
+                    stack.append(m)
+        assert reached == inside
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_partitions_compute_what_numpy_computes(seed):
+    rng = np.random.default_rng(seed)
+    g = _random_graph(rng, size=10)
+    arrays = {"data": rng.standard_normal((7, 5)).astype("float32"),
+              "upd": rng.standard_normal((3, 5)).astype("float32"),
+              "idx": np.array([[4], [-2], [0]])}
+    for got, want in zip(tf.compile(g)(**arrays), tf.reference.run(g, arrays)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -89,9 +89,10 @@ class _Partition:
 
     def __init__(self, nodes: list[Node], apart: dict[int, list[tuple[Node, str]]]) -> None:
         self.order = {id(n): i for i, n in enumerate(nodes)}
-        self.apart = apart
         self.group_of: dict[int, int] = {}
         self.members: dict[int, list[Node]] = {}
+        self.apart: dict[int, dict[int, str]] = {}  # group -> nodes kept out of it, and why
+        self.rules = apart
         self.readers: dict[int, set[int]] = {}  # group -> the groups reading its outputs
         self.cuts: dict[tuple[int, int], str] = {}  # (id(producer), id(consumer)) -> reason
         self.created = 0
@@ -106,13 +107,11 @@ class _Partition:
         sources = {self.group_of[id(p)] for p in producers}
         latest_first = sorted(sources, key=lambda g: -self.order[id(self.members[g][-1])])
         joined: list[int] = []
-        claimed = {id(node)}  # the nodes of the group being formed
         for g in latest_first:
-            reason = self._conflict(node, g, claimed) or \
+            reason = self._conflict(node, g, joined) or \
                 self._cycle(node, set(joined) | {g}, sources)
             if reason is None:
                 joined.append(g)
-                claimed |= {id(m) for m in self.members[g]}
                 continue
             for p in producers:
                 if self.group_of[id(p)] == g:
@@ -120,20 +119,20 @@ class _Partition:
         gid = self._merge(joined) if joined else self._new()
         self.members[gid].append(node)
         self.group_of[id(node)] = gid
+        self.apart[gid].update((id(other), why) for other, why in self.rules.get(id(node), ()))
         for g in sources - set(joined):  # the groups it could not join run before it
             self.readers[g].add(gid)
 
     def _new(self) -> int:
         gid, self.created = self.created, self.created + 1
-        self.members[gid], self.readers[gid] = [], set()
+        self.members[gid], self.readers[gid], self.apart[gid] = [], set(), {}
         return gid
 
-    def _conflict(self, node: Node, g: int, claimed: set[int]) -> str | None:
+    def _conflict(self, node: Node, g: int, joined: list[int]) -> str | None:
         """A rule that keeps a member of group ``g`` apart from the group being formed."""
-        for member in self.members[g]:
-            for other, reason in self.apart.get(id(member), ()):
-                if id(other) in claimed:
-                    return reason
+        for other, reason in self.apart[g].items():
+            if other == id(node) or self.group_of.get(other) in joined:
+                return reason
         return None
 
     def _cycle(self, node: Node, merged: set[int], sources: set[int]) -> str | None:
@@ -153,12 +152,15 @@ class _Partition:
 
     def _merge(self, joined: list[int]) -> int:
         gid, rest = joined[0], set(joined[1:])
+        if not rest:
+            return gid
         for g in rest:
+            for m in self.members[g]:
+                self.group_of[id(m)] = gid
             self.members[gid] += self.members.pop(g)
             self.readers[gid] |= self.readers.pop(g)
+            self.apart[gid].update(self.apart.pop(g))
         self.readers[gid] -= rest | {gid}
-        for m in self.members[gid]:
-            self.group_of[id(m)] = gid
         for readers in self.readers.values():
             if readers & rest:
                 readers -= rest
@@ -186,10 +188,14 @@ class _Partition:
         assert len(order) == len(self.members), "fusion groups depend on each other"
         return order
 
-    def cut_reason(self, g: int) -> str | None:
-        inside = {id(m) for m in self.members[g]}
-        reasons = [why for (p, c), why in self.cuts.items() if p in inside and c not in inside]
-        return "; ".join(dict.fromkeys(reasons)) or None
+    def cut_reasons(self) -> dict[int, str]:
+        """Group -> why the groups reading its outputs do not continue it."""
+        reasons: dict[int, dict[str, None]] = {}
+        for (producer, consumer), why in self.cuts.items():
+            g = self.group_of[producer]
+            if self.group_of[consumer] != g:  # else a later merge joined them after all
+                reasons.setdefault(g, {})[why] = None
+        return {g: "; ".join(whys) for g, whys in reasons.items()}
 
 
 def fuse(graph: Graph, nodes: list[Node] | None = None) -> list[FusionGroup]:
@@ -213,7 +219,8 @@ def fuse(graph: Graph, nodes: list[Node] | None = None) -> list[FusionGroup]:
     partition = _Partition(nodes, _kept_apart(graph, nodes))
     for node in nodes:
         partition.add(node)
-    return [_group(partition.members[g], partition.cut_reason(g), nodes, graph)
+    reasons = partition.cut_reasons()
+    return [_group(partition.members[g], reasons.get(g), nodes, graph)
             for g in partition.execution_order()]
 
 
