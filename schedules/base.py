@@ -14,7 +14,6 @@ whether a tile is wide enough to vectorise) follow the new decision; a replayed 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +23,6 @@ from tvm_fusion.analysis import GroupAnalysis
 from tvm_fusion.ops import OPS
 from tvm_fusion.ops.scatter import UPDATE_ANNOTATION
 
-MIN_PARALLEL_ELEMENTS = 1 << 18  # measured here: waking TVM's thread pool costs ~10-30 us
 
 
 @dataclass(frozen=True)
@@ -185,15 +183,23 @@ def vector_tile(sch, ctx: TemplateContext, name: str, loop, lane_count: int):
     return tile_knob(sch, ctx, name, loop, lane_count, lane_count * 4)
 
 
-def parallel_depth(sch, ctx: TemplateContext, name: str, loops) -> int:
-    """How many outer loops to fuse into the parallel loop (tunable categorical)."""
+def split_depth(ctx: TemplateContext, dims) -> int:
+    """How many leading loops cover the analysis' core split (``ctx.analysis.split``).
+
+    ``dims[i]`` is the dimension of the split's anchor tensor that loop ``i`` iterates.
+    """
+    split = ctx.analysis.split
+    covered = [i for i, d in enumerate(dims) if d is not None and split.covers(split.anchor, d)]
+    return max(covered) + 1 if covered else 1
+
+
+def parallel_depth(sch, ctx: TemplateContext, name: str, loops, dims) -> int:
+    """How many outer loops to fuse into the parallel loop (tunable categorical).
+
+    The default is the analysis' core split (see :func:`split_depth`).
+    """
     candidates = list(range(1, len(loops) + 1))
-    default, size = len(loops) - 1, 1
-    for i, loop in enumerate(loops):
-        size *= extent(sch, loop)
-        if size >= 4 * ctx.cores:
-            default = i
-            break
+    default = min(split_depth(ctx, dims), len(loops)) - 1
     chosen = ctx.override(name)
     if chosen is not None:
         if chosen not in candidates:
@@ -211,12 +217,15 @@ def parallel_depth(sch, ctx: TemplateContext, name: str, loops) -> int:
     return value
 
 
-def parallelize(sch, loops, size: int, cores: int):
-    """Fuse ``loops`` and mark the result parallel (if the work is worth the threads)."""
+def parallelize(sch, loops, ctx: TemplateContext):
+    """Fuse ``loops``; mark the result parallel when the analysis splits the kernel.
+
+    (Below ``MIN_PARALLEL_ELEMENTS`` elements of work the analysis keeps one core.)
+    """
     if not loops:
         return None
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
-    if cores > 1 and size >= MIN_PARALLEL_ELEMENTS and extent(sch, fused) > 1:
+    if ctx.analysis.split.parallel and extent(sch, fused) > 1:
         sch.parallel(fused)
     return fused
 
@@ -230,10 +239,9 @@ def spatial_parallel_vectorize(sch, block, ctx: TemplateContext, name: str) -> N
     loops = sch.get_loops(block)
     if not loops:
         return
-    size = math.prod(extent(sch, loop) for loop in loops)
     outer, inner = vector_tile(sch, ctx, name, loops[-1], lanes(sch, block, ctx.vector_bytes))
     parallel_loops = list(loops[:-1]) or [outer]
-    parallelize(sch, parallel_loops, size, ctx.cores)
+    parallelize(sch, parallel_loops, ctx)
     if extent(sch, inner) > 1:
         sch.vectorize(inner)
 

@@ -12,10 +12,9 @@ Knobs: the vector tile, the transpose tile, the parallel depth.
 
 from __future__ import annotations
 
-import math
-
 from tvm_fusion.schedules.base import (TemplateContext, counted, extent, family_nodes,
                                        inline_injective, lanes, parallel_depth, parallelize,
+                                       split_depth,
                                        several_outputs, tile_knob, vector_tile, writes_output)
 
 NAME = "injective"
@@ -60,7 +59,6 @@ def apply(sch, ctx: TemplateContext) -> None:
     loops = list(sch.get_loops(block))
     if not loops:
         return
-    size = math.prod(extent(sch, loop) for loop in loops)
     lane_count = lanes(sch, block, ctx.vector_bytes)
     # Phase 2: cache-blocked transpose when the contiguous input axis is not innermost
     moved = _transposed_axis(ctx)
@@ -69,14 +67,15 @@ def apply(sch, ctx: TemplateContext) -> None:
         lo, li = tile_knob(sch, ctx, "vector", loops[-1], lane_count * 2, lane_count * 4)
         outer = loops[:moved] + loops[moved + 1:-1]
         sch.reorder(*outer, mo, lo, mi, li)
-        parallelize(sch, outer + [mo], size, ctx.cores)
+        dims = [d for d in range(len(loops) - 1) if d != moved] + [moved]
+        parallelize(sch, (outer + [mo])[:split_depth(ctx, dims)], ctx)
         if extent(sch, li) > 1:
             sch.vectorize(li)
         return
     # Phase 3: parallel outer loops, vectorised innermost loop
     outer_loop, inner = vector_tile(sch, ctx, "vector", loops[-1], lane_count)
     rest = loops[:-1] + [outer_loop]
-    depth = parallel_depth(sch, ctx, "parallel_depth", rest)
-    parallelize(sch, rest[:depth], size, ctx.cores)
+    depth = parallel_depth(sch, ctx, "parallel_depth", rest, range(len(rest)))
+    parallelize(sch, rest[:depth], ctx)
     if extent(sch, inner) > 1:
         sch.vectorize(inner)

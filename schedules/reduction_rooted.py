@@ -15,8 +15,6 @@ Knobs: the reduction's vector tile, the rfactor split, the parallel depth.
 
 from __future__ import annotations
 
-import math
-
 from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
                                        inline_injective, is_reduction, lanes, loops_by_kind,
                                        merges_after_reduction, parallel_depth, parallelize,
@@ -53,12 +51,11 @@ def apply(sch, ctx: TemplateContext) -> None:
     (reduction,) = [b for b in blocks(sch) if is_reduction(sch, b)]
     epilogue = [b for b in blocks(sch) if not is_reduction(sch, b)]
     loops, spatial, reduce = loops_by_kind(sch, reduction)
-    size = math.prod(extent(sch, lp) for lp in loops)
     lane_count = lanes(sch, reduction, ctx.vector_bytes)
     if reads_innermost_reduced(sch, reduction) or not spatial:
-        par = _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx)
+        par = _rfactor_rows(sch, reduction, spatial, reduce, lane_count, ctx)
     else:
-        par = _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx)
+        par = _vectorize_spatial(sch, reduction, spatial, reduce, lane_count, ctx)
     # Phase 4: the epilogue runs per parallel iteration, on a core-local accumulator
     for block in epilogue:
         if par is not None:
@@ -67,31 +64,31 @@ def apply(sch, ctx: TemplateContext) -> None:
         sch.set_scope(reduction, 0, "local")
 
 
-def _vectorize_spatial(sch, reduction, spatial, reduce, size, lane_count, ctx):
+def _vectorize_spatial(sch, reduction, spatial, reduce, lane_count, ctx):
     """Reduce loops move outside the contiguous spatial loop, which is vectorised."""
     inner = spatial[-1]
     outer = spatial[:-1]
     chunk, vec = vector_tile(sch, ctx, "vector", inner, lane_count)
     if outer:
         sch.reorder(*outer, *reduce, chunk, vec)
-        depth = parallel_depth(sch, ctx, "parallel_depth", outer)
-        par = parallelize(sch, outer[:depth], size, ctx.cores)
+        depth = parallel_depth(sch, ctx, "parallel_depth", outer, range(len(outer)))
+        par = parallelize(sch, outer[:depth], ctx)
     else:  # a single spatial axis: its vector chunks are what the cores share
         sch.reorder(chunk, *reduce, vec)
-        par = parallelize(sch, [chunk], size, ctx.cores)
+        par = parallelize(sch, [chunk], ctx)
     if extent(sch, vec) > 1:
         sch.vectorize(vec)
     sch.decompose_reduction(reduction, reduce[0])
     return par
 
 
-def _rfactor_rows(sch, reduction, spatial, reduce, size, lane_count, ctx):
+def _rfactor_rows(sch, reduction, spatial, reduce, lane_count, ctx):
     """Contiguous reduction: rfactor a vector of partial results per output row."""
     r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
     # several vectors of partial results: independent accumulator chains hide the latency
     outer_r, inner_r = tile_knob(sch, ctx, "rfactor_lanes", r, lane_count * ACCUMULATOR_VECTORS,
                                  lane_count * 8)
-    par = parallelize(sch, spatial, size, ctx.cores) if spatial else None
+    par = parallelize(sch, spatial, ctx) if spatial else None
     if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1 or par is None:
         return par
     partial = sch.rfactor(inner_r, 0)

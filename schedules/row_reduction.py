@@ -27,8 +27,6 @@ Strategy:
 
 from __future__ import annotations
 
-import math
-
 from tvm import tirx
 
 from tvm_fusion.schedules.base import (TemplateContext, blocks, extent, is_reduction, lanes,
@@ -127,7 +125,6 @@ def apply(sch, ctx: TemplateContext) -> None:
                       for a in ctx.analysis.axes) for d in range(len(loops))]
     rows = [lp for lp, r in zip(loops, is_reduced) if not r]
     red = [lp for lp, r in zip(loops, is_reduced) if r]
-    size = math.prod(extent(sch, lp) for lp in loops)
     lane_count = lanes(sch, out, ctx.vector_bytes)
     transposed = not is_reduced[-1]
     if transposed:  # a tile of rows, written by a cache-blocked transpose
@@ -147,8 +144,9 @@ def apply(sch, ctx: TemplateContext) -> None:
     # Phase 3: parallel outer row loops
     at = None
     if outer:
-        depth = parallel_depth(sch, ctx, "parallel_depth", outer)
-        fused = parallelize(sch, outer[:depth], size, ctx.cores)
+        dims = [d for d, r in enumerate(is_reduced) if not r]
+        depth = parallel_depth(sch, ctx, "parallel_depth", outer, dims)
+        fused = parallelize(sch, outer[:depth], ctx)
         at = fused if depth == len(outer) else outer[-1]
     # Phase 5 (output part): vectorise the innermost loop of the output
     if transposed:

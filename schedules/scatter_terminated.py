@@ -16,8 +16,6 @@ Knobs: the vector tile of the update and of the copy.
 
 from __future__ import annotations
 
-import math
-
 from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
                                        inline_injective, is_reduction, is_update, lanes,
                                        merges_after_reduction, parallelize, several_outputs,
@@ -67,9 +65,9 @@ def _reduction_feeds_data_or_indices(ctx: TemplateContext) -> bool:
 def _chosen_iterator(ctx: TemplateContext, free_axes) -> int:
     """The update iterator carrying the analysis' chosen split axis (else the first free)."""
     scatter = ctx.nodes[-1]
-    chosen = ctx.analysis.chosen
+    split = ctx.analysis.split
     for d in free_axes:
-        if chosen is not None and (scatter.inputs[2].name, d) in chosen.axis.members:
+        if split.covers(scatter.inputs[2].name, d):
             return d
     return free_axes[0]
 
@@ -88,11 +86,6 @@ def apply(sch, ctx: TemplateContext) -> None:
     free_axes = parallel_iters_of_block(sch.get(update))
     par = None
     if free_axes:
-        # the work under the parallel loop includes any reduction computed there
-        # (a donated data input is not read: only the updated elements are touched)
-        size = max(math.prod(extent(sch, lp) for lp in loops),
-                   max((t.size for t in ctx.analysis.group.inputs
-                        if t.name not in ctx.analysis.donated_inputs), default=0))
         split_at = _chosen_iterator(ctx, free_axes)
         rows = [lp for d, lp in enumerate(loops) if d not in free_axes]
         others = [loops[d] for d in free_axes if d != split_at]
@@ -106,7 +99,7 @@ def apply(sch, ctx: TemplateContext) -> None:
         vo, vi = vector_tile(sch, ctx, "update_vector", innermost,
                              lanes(sch, update, ctx.vector_bytes))
         sch.reorder(outer, *rows, *middle, vo, vi)
-        par = parallelize(sch, [outer], size, ctx.cores)
+        par = parallelize(sch, [outer], ctx)
         if extent(sch, vi) > 1:
             sch.vectorize(vi)
     # Phase 3: injective producers inlined into the update (and the copy)

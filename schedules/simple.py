@@ -12,7 +12,7 @@ Strategy, block by block (each op of an unfused kernel is one or two blocks):
    vectorise them; the index rows stay sequential inside, so duplicate indices combine in
    order. An update with no such axis (every data axis indexed) stays serial.
 
-Loop nests under ``base.MIN_PARALLEL_ELEMENTS`` iterations stay on one core: waking the
+Loop nests under ``analysis.MIN_PARALLEL_ELEMENTS`` iterations stay on one core: waking the
 thread pool costs more than it saves.
 """
 
@@ -23,9 +23,9 @@ import math
 import numpy as np
 from tvm import s_tir, tirx
 
+from tvm_fusion.analysis import MIN_PARALLEL_ELEMENTS
 from tvm_fusion.ops.scatter import UPDATE_ANNOTATION, parallel_iters_of_block
-
-from .base import MIN_PARALLEL_ELEMENTS, loops_by_kind, reads_innermost_reduced
+from tvm_fusion.schedules.base import loops_by_kind, reads_innermost_reduced
 
 
 

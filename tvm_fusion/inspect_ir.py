@@ -41,3 +41,18 @@ def allocations(mod: tvm.IRModule) -> list[Allocation]:
 def global_intermediates(mod: tvm.IRModule) -> list[Allocation]:
     """Intermediates that would live in global memory (a fused kernel should have none)."""
     return [a for a in allocations(mod) if a.scope == "global"]
+
+
+def parallel_extents(mod: tvm.IRModule) -> list[int]:
+    """The extent of every ``T.parallel`` loop of a scheduled kernel, in program order."""
+    sch = tvm.s_tir.Schedule(mod)
+    stack, seen, result = [sch.get_sblock("root")], [], []
+    while stack:
+        block = stack.pop(0)
+        for loop in sch.get_loops(block):
+            node = sch.get(loop)
+            if node.kind == tvm.tirx.ForKind.PARALLEL and not any(node.same_as(s) for s in seen):
+                seen.append(node)
+                result.append(int(node.extent))
+        stack.extend(sch.get_child_blocks(block))
+    return result

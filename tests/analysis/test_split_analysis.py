@@ -110,11 +110,14 @@ def test_reshape_merging_a_reduce_axis_with_a_spatial_one():
 
 
 def test_working_set_and_on_chip_fit():
-    graph = tf.workloads.graph("W5s")
-    small = analyze(graph, cores=2, on_chip_bytes=1 << 20).groups[0]
-    tight = analyze(graph, cores=2, on_chip_bytes=1 << 10).groups[0]
+    graph = tf.workloads.graph("W5")
+    small = analyze(graph, cores=8, on_chip_bytes=2 << 20).groups[0]
+    tight = analyze(graph, cores=8, on_chip_bytes=1 << 10).groups[0]
     assert small.fits_on_chip is True and tight.fits_on_chip is False
     assert small.working_set < small.ddr_fused
+    # below the parallel threshold the kernel runs on one core, which touches everything
+    one_core = analyze(tf.workloads.graph("W5s"), cores=2).groups[0]
+    assert not one_core.split.parallel and one_core.working_set == one_core.ddr_fused
 
 
 def test_report_prints_the_tables():

@@ -52,8 +52,12 @@ def test_matching_order_and_fallback():
     g = tf.Graph()
     x = g.input("x", (13, 61), "float32")
     shifted = g.exp(g.sub(x, g.reduce_max(x, axes=[1])))
-    g.output(g.div(shifted, g.reduce_sum(shifted, axes=[1])))  # two reductions
-    assert schedules.choose(_ctx(g)) is schedules.fallback
+    g.output(g.div(shifted, g.reduce_sum(shifted, axes=[1])))  # softmax: two reductions
+    assert schedules.choose(_ctx(g)) is schedules.row_reduction
+    g = tf.Graph()
+    x = g.input("x", (13, 61), "float32")
+    g.output(g.sub(g.sub(x, g.reduce_max(x, axes=[1])), g.reduce_sum(x, axes=[0])))
+    assert schedules.choose(_ctx(g)) is schedules.fallback  # reductions over other axes
     assert schedules.choose(_ctx(workloads.graph("W3"))) is schedules.injective
     assert schedules.by_name("injective") is schedules.injective
     with pytest.raises(KeyError, match="reduction-rooted"):

@@ -16,6 +16,7 @@ from ..checks import donations
 from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from .axes import GroupAxis, StageRole, group_axes
+from .split import MIN_PARALLEL_ELEMENTS, CoreSplit, core_split
 from .traffic import (SplitCost, ddr_bytes_donated, ddr_bytes_fused, ddr_bytes_unfused,
                       split_costs, unfused_boundaries, working_set)
 
@@ -27,7 +28,8 @@ class GroupAnalysis:
     group: FusionGroup
     axes: tuple[GroupAxis, ...]
     splits: tuple[SplitCost, ...]  # one per candidate axis (those the output iterates)
-    chosen: SplitCost | None
+    chosen: SplitCost | None  # the outermost axis of ``split`` (None: one core)
+    split: CoreSplit  # what the kernel's parallel loop fuses: every template obeys it
     ddr_unfused: int
     ddr_fused: int
     unfused_redistribution: int  # bytes op boundaries reshuffle between cores, unfused
@@ -71,15 +73,17 @@ def analyze_group(group: FusionGroup, *, cores: int, on_chip_bytes: int | None =
     """``donated``: names of the group's scatters that update their data input in place."""
     axes = group_axes(group)
     splits = split_costs(group, axes, cores)
-    legal = [s for s in splits if s.legal]
-    chosen = max(legal, key=lambda s: (min(s.axis.extent, cores), s.axis.extent), default=None)
+    donated_inputs = tuple(n.inputs[0].name for n in group.nodes if n.name in donated)
+    split = core_split(group, axes, cores, donated_inputs)
+    chosen = next((s for s in splits if split.axes and s.axis is split.axes[0]), None)
     return GroupAnalysis(
-        group=group, axes=axes, splits=splits, chosen=chosen,
+        group=group, axes=axes, splits=splits, chosen=chosen, split=split,
         ddr_unfused=ddr_bytes_unfused(group), ddr_fused=ddr_bytes_fused(group),
         unfused_redistribution=sum(b.bytes for b in unfused_boundaries(group, axes, cores)),
-        working_set=working_set(group, chosen.axis, cores) if chosen else None,
+        working_set=working_set(group, chosen.axis, cores) if chosen else
+        sum(t.nbytes for t in group.inputs + group.outputs),  # one core touches it all
         cores=cores, on_chip_bytes=on_chip_bytes,
-        donated_inputs=tuple(n.inputs[0].name for n in group.nodes if n.name in donated),
+        donated_inputs=donated_inputs,
         ddr_donated=ddr_bytes_donated(group, donated)
         if any(n.name in donated for n in group.nodes) else None,
     )
@@ -117,5 +121,5 @@ def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
     return AnalysisReport(graph.name, groups, cores, on_chip_bytes, ddr_gbps)
 
 
-__all__ = ["AnalysisReport", "GroupAnalysis", "GroupAxis", "SplitCost", "StageRole",
-           "analyze", "analyze_group"]
+__all__ = ["MIN_PARALLEL_ELEMENTS", "AnalysisReport", "CoreSplit", "GroupAnalysis", "GroupAxis",
+           "SplitCost", "StageRole", "analyze", "analyze_group"]

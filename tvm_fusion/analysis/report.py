@@ -48,15 +48,12 @@ def format_group(index: int, g, ddr_gbps) -> list[str]:
         lines.append(f"  DDR time lower bound at {ddr_gbps:g} GB/s: unfused "
                      f"{g.ddr_unfused / ddr_gbps / 1e6:.3f} ms, fused "
                      f"{g.ddr_fused / ddr_gbps / 1e6:.3f} ms")
-    if g.chosen:
-        fit = "" if g.fits_on_chip is None else (
-            f"; fits in {_mib(g.on_chip_bytes)} on-chip" if g.fits_on_chip
-            else f"; does NOT fit in {_mib(g.on_chip_bytes)} on-chip")
-        lines.append(f"  chosen split: {g.chosen.axis.name} (extent {g.chosen.axis.extent}) "
-                     f"across {g.cores} cores; per-core working set "
-                     f"{_mib(g.working_set)}{fit}")
-    else:
-        lines.append("  chosen split: none (no legal axis: the kernel runs on one core)")
+    fit = "" if g.fits_on_chip is None else (
+        f"; fits in {_mib(g.on_chip_bytes)} on-chip" if g.fits_on_chip
+        else f"; does NOT fit in {_mib(g.on_chip_bytes)} on-chip")
+    per_core = f"; per-core working set {_mib(g.working_set)}{fit}"
+    lines.append(f"  chosen split: {g.split.describe()} (what the kernel's parallel loop "
+                 f"does){per_core}")
     return lines
 
 
