@@ -113,9 +113,8 @@ def apply(sch, ctx: TemplateContext) -> None:
     partials = {}
     for i, block in enumerate(b for b in blocks(sch) if is_reduction(sch, b)):
         if reads_innermost_reduced(sch, block):
-            partial = _rfactor(sch, block, ctx, f"reduce{i}_lanes")
-            if partial is not None:
-                partials[sch.get(partial[0]).name_hint] = partial[1]
+            for partial, width in _rfactor(sch, block, ctx, f"reduce{i}_lanes"):
+                partials[sch.get(partial).name_hint] = width
     (out,) = [b for b in blocks(sch) if writes_output(sch, b)]
     # Phase 2: output loops as (row loops, reduced loops), contiguous axis innermost
     loops = list(sch.get_loops(out))
@@ -179,18 +178,39 @@ def apply(sch, ctx: TemplateContext) -> None:
 
 
 def _rfactor(sch, block, ctx: TemplateContext, name: str):
-    """(partial block, lane count) of vectors of partial results, or None if too short."""
+    """[(partial block, lane count)]: vectors of partial results ([] if the row is short)."""
     _, _, reduce = loops_by_kind(sch, block)
     r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
     n = extent(sch, r)
     lane_count = lanes(sch, block, ctx.vector_bytes)
     if n < 2 * lane_count:
-        return None  # too short a row for vectors of partial results
-    vectors = max(1, min(ACCUMULATOR_VECTORS, n // (8 * lane_count)))
+        return []  # too short a row for vectors of partial results
+    # several vectors of partial results hide the add latency on long rows; on short rows
+    # (measured: 768 floats) one vector is faster
+    vectors = max(1, min(ACCUMULATOR_VECTORS, n // (64 * lane_count)))
     outer_r, inner_r = tile_knob(sch, ctx, name, r, lane_count * vectors, lane_count * 8)
     if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1:
-        return None
-    return sch.rfactor(inner_r, 0), extent(sch, inner_r)
+        return []
+    width = extent(sch, inner_r)
+    if width <= lane_count or width % lane_count:
+        return [(sch.rfactor(inner_r, 0), width)]
+    # vectors of partial results, added vector-wise at the end of the row, so only one
+    # vector's lanes are summed one by one (a serial chain: ~4 cycles per add)
+    vector_loop, lane_loop = sch.split(inner_r, [width // lane_count, lane_count])
+    one_vector = sch.rfactor(lane_loop, 0)  # <name>_rf: a vector of lanes, summed over rows
+    vectors = sch.get_loops(one_vector)
+    vector_loop = next(lp for lp in vectors if sch.get(lp).extent == width // lane_count
+                       and _drives_reduction(sch, one_vector, lp))
+    return [(sch.rfactor(vector_loop, 0), width), (one_vector, lane_count)]
+
+
+def _drives_reduction(sch, block, loop) -> bool:
+    node = sch.get(block)
+    var = sch.get(loop).loop_var
+    realize = sch.get(sch.get_loops(block)[-1]).body
+    return any(iv.iter_type != tirx.IterVar.DataPar and
+               any(v.same_as(var) for v in tirx.analysis.undefined_vars(value))
+               for iv, value in zip(node.iter_vars, realize.iter_values))
 
 
 def _loops_of_iters(sch, block, at) -> list:
@@ -211,21 +231,32 @@ def _loops_of_iters(sch, block, at) -> list:
     return result
 
 
-def _vectorize_partial(sch, partial, at, lane_extent: int) -> None:
-    """The rfactor block: the lane loop goes innermost and is vectorised."""
+def _vectorize_partial(sch, partial, at, width: int) -> None:
+    """An rfactor block: its lane loops (``width`` partial results) go innermost, vectorised.
+
+    rfactor puts its factor iterators first among the spatial ones; two of them (vectors x
+    lanes) are fused.
+    """
     node = sch.get(partial)
     driving = _loops_of_iters(sch, partial, at)
-    lane = next((lp for iv, lp in zip(node.iter_vars, driving)
-                 if iv.iter_type == tirx.IterVar.DataPar and lp is not None
-                 and extent(sch, lp) == lane_extent), None)
+    lane_loops, product = [], 1
+    for iv, lp in zip(node.iter_vars, driving):
+        if product == width or lp is None:
+            break
+        if iv.iter_type != tirx.IterVar.DataPar:
+            continue
+        lane_loops.append(lp)
+        product *= extent(sch, lp)
     row = [lp for iv, lp in zip(node.iter_vars, driving)
            if iv.iter_type != tirx.IterVar.DataPar and lp is not None]
-    if lane is None or len(row) != 1:
+    if product != width or len(row) != 1:
         return
     # per row of the tile: its partial vectors stay in registers over the whole row
     rows = [lp for iv, lp in zip(node.iter_vars, driving)
-            if iv.iter_type == tirx.IterVar.DataPar and lp is not None and lp is not lane]
-    sch.reorder(*rows, row[0], lane)
+            if iv.iter_type == tirx.IterVar.DataPar and lp is not None
+            and not any(lp is lane for lane in lane_loops)]
+    sch.reorder(*rows, row[0], *lane_loops)
+    lane = sch.fuse(*lane_loops) if len(lane_loops) > 1 else lane_loops[0]
     sch.vectorize(lane)
     sch.decompose_reduction(partial, row[0])
 
