@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from tvm import tirx
 
+from tvm_fusion.lower import buffer_name
+
 from tvm_fusion.schedules.base import (TemplateContext, blocks, extent, is_reduction, lanes,
                                        loops_by_kind, merges_after_reduction, parallel_depth,
                                        parallelize, reads_innermost_reduced, tile_knob,
@@ -162,7 +164,8 @@ def apply(sch, ctx: TemplateContext) -> None:
             sch.compute_at(block, at, preserve_unit_loops=True)
     for block in producers:
         sch.set_scope(block, 0, "local")
-    # Phase 5 (second half): vector loops inside the row
+    # Phase 5 (second half): vector loops inside the row; the last pass that reads the row
+    # prefetches the next one (knob ``prefetch``, see tvm_fusion.prefetch)
     for i, block in enumerate(producers):
         name = sch.get(block).name_hint
         if name in partials:
@@ -175,6 +178,31 @@ def apply(sch, ctx: TemplateContext) -> None:
                                  lanes(sch, block, ctx.vector_bytes))
             if extent(sch, vec) > 1:
                 sch.vectorize(vec)
+    if not transposed and at is not None:
+        _prefetch_next_row(sch, ctx, [*producers, out])
+
+
+def _prefetch_next_row(sch, ctx: TemplateContext, row_blocks) -> None:
+    """Mark the vector loop of the last block reading the row input (knob ``prefetch``)."""
+    from tvm_fusion.prefetch import PREFETCH_ANNOTATION
+    from tvm_fusion.schedules.base import Knob
+
+    source = max(ctx.analysis.group.inputs, key=lambda t: t.nbytes)
+    readers = [b for b in row_blocks if any(
+        r.source.name == buffer_name(source.name) for r in sch.get(b).reads)]
+    loops = [sch.get_loops(b)[-1] for b in readers]
+    vector = [lp for lp in loops if sch.get(lp).kind == tirx.ForKind.VECTORIZED]
+    if len(readers) < 2 or not vector or source.ndim < 2:
+        return  # one pass over the row: the hardware prefetchers see a plain stream
+    chosen = ctx.override("prefetch")
+    decision = 1 if chosen is None else int(bool(chosen))
+    if ctx.tuning:
+        forced = ctx.replayed()
+        decision = forced if forced in (0, 1) else None
+    value = int(sch.get(sch.sample_categorical([0, 1], [0.5, 0.5], decision=decision)))
+    ctx.knobs.append(Knob("prefetch", value, "0 = none, 1 = next row in the last pass"))
+    if value:
+        sch.annotate(vector[-1], PREFETCH_ANNOTATION, buffer_name(source.name))
 
 
 def _rfactor(sch, block, ctx: TemplateContext, name: str):

@@ -34,8 +34,10 @@ def build_kernel(mod, target, _params=None):
     from tvm.driver import build as tvm_build
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
+    from tvm_fusion.prefetch import insert_prefetches
+
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm_build(mod, target=target)
+    return tvm_build(insert_prefetches(mod), target=target)
 
 
 def alloc_in_range_arguments(device, args_info, alloc_repeat: int):
