@@ -5,8 +5,9 @@ linked): measured here, a vectorised ``tirx.exp`` over 4 Mi floats took 10 ms on
 numpy's SIMD exp takes 2.7 ms on one. ``exp_f32`` is Cephes' ``expf`` (Cody-Waite range
 reduction, degree-6 polynomial, accurate to ~2 ulp) built from FMAs, a floor, integer shifts
 and a bit reinterpretation, so every lane stays in vector registers. IEEE cases are kept:
-NaN stays NaN (the one select), ``+inf`` and overflow give ``inf``, ``-inf`` and deep underflow give 0, and
-results down in the subnormal range are scaled in two steps so they are not flushed early.
+NaN stays NaN (the one select), ``+inf`` and overflow give ``inf``, ``-inf`` and deep underflow
+give 0, and results down in the subnormal range are scaled in two steps so they are not
+flushed early.
 """
 
 from __future__ import annotations
