@@ -9,7 +9,8 @@ times every contestant of a workload once; medians per contestant, see ``peers.p
 - tvmf call: the public call ``fn(**arrays)`` of that same compiled graph (numpy in, numpy
   out: inputs copied in, output copied out);
 - unfused: ``compile(graph, fuse=False)``: our own per-op kernels, end to end, kernel time;
-- numpy: the workload's numpy (``workloads.reference``);
+- numpy: the workload's numpy (``workloads.reference``), its output made C-contiguous (a
+  transposed result is otherwise only a view);
 - onnxruntime: the same graph exported to ONNX (``workloads.to_onnx``), CPU provider with one
   intra-op thread per core;
 - relax: TVM Relax's own pipeline on that same ONNX graph (``relax.frontend.onnx.from_onnx``,
@@ -117,7 +118,8 @@ def measure(name: str, bandwidth: float, target, repeat: int, notes: list[str]) 
     for label, fn in (("fused", fused), ("unfused", unfused)):
         check(name, fn(**arrays)[0], expected, label)
     calls = {"tvmf call": lambda: fused(**arrays),
-             "numpy": lambda: workloads.reference(name, arrays),
+             # materialised like every other contestant's output (a transpose is a view)
+             "numpy": lambda: np.ascontiguousarray(workloads.reference(name, arrays)),
              "ort": onnxruntime_call(name, arrays, expected),
              "relax": relax_call(name, arrays, expected, target),
              **torch_calls(name, arrays, expected)}
