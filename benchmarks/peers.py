@@ -26,10 +26,12 @@ import tvm
 from tvm_fusion import workloads
 from tvm_fusion.settings import num_cores
 
-MIN_SAMPLE_SECONDS = 0.005  # one sample repeats a call until it lasts this long (timer noise)
+MIN_SAMPLE_SECONDS = 0.05  # one sample repeats a call until it lasts this long: timer noise
+# and a rarely descheduled OpenMP thread (~8 ms here) are averaged out (5 ms samples were not)
 
 
-def call_sampler(run: Callable[[], object]) -> Callable[[], float]:
+def call_sampler(run: Callable[[], object],
+                 min_seconds: float = MIN_SAMPLE_SECONDS) -> Callable[[], float]:
     """A sample function for :func:`interleaved_medians`: seconds per call of ``run``, over
     as many calls as fill ``MIN_SAMPLE_SECONDS`` (the count fixed after one warm-up call).
 
@@ -38,7 +40,7 @@ def call_sampler(run: Callable[[], object]) -> Callable[[], float]:
     this one's (a call that fills the sample alone is DRAM-bound and gets no warm-up)."""
     start = time.perf_counter()
     run()
-    number = max(1, int(MIN_SAMPLE_SECONDS / max(time.perf_counter() - start, 1e-7)))
+    number = max(1, int(min_seconds / max(time.perf_counter() - start, 1e-7)))
 
     def sample() -> float:
         if number > 1:
@@ -50,12 +52,21 @@ def call_sampler(run: Callable[[], object]) -> Callable[[], float]:
     return sample
 
 
+# TVM's thread pool and PyTorch's OpenMP threads spin for a while after a parallel region
+# (~300k iterations each by default): a contestant timed right after another one shares the
+# cores with its spinning threads (measured here: torch's layer norm 0.56 ms alone, 0.8-1.5 ms
+# right after a TVM kernel). A pause before each sample lets them go to sleep.
+SETTLE_SECONDS = 0.05
+
+
 def interleaved_medians(samplers: dict[str, Callable[[], float]], repeat: int) -> dict:
     """Median seconds per contestant; each of ``repeat`` rounds takes one sample of every
-    contestant in turn, so a slow phase of the machine hits all of them alike."""
+    contestant in turn (after ``SETTLE_SECONDS`` of quiet), so a slow phase of the machine
+    hits all of them alike."""
     samples: dict[str, list[float]] = {label: [] for label in samplers}
     for _ in range(repeat):
         for label, sample in samplers.items():
+            time.sleep(SETTLE_SECONDS)  # the previous contestant's spinning threads go idle
             samples[label].append(sample())
     return {label: statistics.median(values) for label, values in samples.items()}
 

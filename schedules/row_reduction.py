@@ -9,15 +9,16 @@ of that row can be written.
 Strategy:
 1. inline every element-wise / layout stage into its consumers, except (knob ``row_buffer``)
    an expensive stage (``exp``, ``sigmoid``) read by both a reduction and the output: it is
-   computed once per row into a core-local row buffer instead of twice;
+   computed once per row into a row buffer instead of twice;
 2. order the output loops as (row loops ..., reduced loops ...); when the output's innermost
    axis is a row axis (a transpose after the reduction, or a reduction over a non-innermost
    axis), it is tiled (knob ``row_tile``) and its tile goes innermost, so that the output is
    still written along its contiguous axis;
 3. fuse the outer row loops into the parallel loop (knob ``parallel_depth``; the analysis'
    legal split axes are exactly the row axes, so no partial result ever crosses cores);
-4. compute every reduction (and the row buffer) per row tile under the row loop, in
-   core-local memory: the row is read from DDR once and re-read from cache by each pass
+4. compute every reduction (and the row buffer) per row tile under the row loop, into
+   scratch of that iteration (stack / L1; ``inspect_ir`` counts no such buffer as a global
+   intermediate): the row is read from DDR once and re-read from cache by each pass
    (two passes over a cached row; an online single pass was not built, see docs);
 5. vectorise: a reduction over the contiguous axis by ``rfactor`` (knob ``reduce<i>_lanes``
    vectors of partial results, combined at the end of the row), one over another axis by
@@ -162,8 +163,11 @@ def apply(sch, ctx: TemplateContext) -> None:
     if at is not None:
         for block in reversed(producers):
             sch.compute_at(block, at, preserve_unit_loops=True)
+    # scratch of one row tile, allocated inside the row loop: TVM puts the small buffers on
+    # the stack in "global" scope, while a "local" one costs a workspace allocation and free
+    # per row (measured: layer norm 1.15 -> 0.88 ms, softmax 2.27 -> 1.94 ms)
     for block in producers:
-        sch.set_scope(block, 0, "local")
+        sch.set_scope(block, 0, "global" if at is not None else "local")
     # Phase 5 (second half): vector loops inside the row; the last pass that reads the row
     # prefetches the next one (knob ``prefetch``, see tvm_fusion.prefetch)
     for i, block in enumerate(producers):

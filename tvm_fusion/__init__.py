@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-from . import reference, workloads
-from .fuse import FusionGroup, fuse
-from .graph import Graph, GraphError, Node, Tensor
+from . import settings
+
+settings.configure_thread_pool()  # before TVM's thread pool exists (see settings)
+
+from . import reference, workloads  # noqa: E402
+from .fuse import FusionGroup, fuse  # noqa: E402
+from .graph import Graph, GraphError, Node, Tensor  # noqa: E402
 
 __version__ = "0.1.0"
 

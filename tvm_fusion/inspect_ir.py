@@ -13,6 +13,7 @@ class Allocation:
     shape: tuple[int, ...]
     dtype: str
     scope: str
+    per_iteration: bool = False  # allocated inside a loop: lives for one iteration only
 
     @property
     def nbytes(self) -> int:
@@ -25,22 +26,39 @@ class Allocation:
 
 
 def allocations(mod: tvm.IRModule) -> list[Allocation]:
-    """Every buffer a kernel allocates (its intermediates), with its storage scope."""
-    sch = tvm.s_tir.Schedule(mod)
-    stack, result = [sch.get_sblock("root")], []
-    while stack:
-        block = stack.pop()
-        for buf in sch.get(block).alloc_buffers:
-            scope = buf.scope() if callable(buf.scope) else str(buf.scope)
-            result.append(Allocation(str(buf.name), tuple(int(d) for d in buf.shape),
-                                     str(buf.dtype), scope or "global"))
-        stack.extend(sch.get_child_blocks(block))
+    """Every buffer a kernel allocates (its intermediates), with its storage scope.
+
+    Placed as TVM's lowering places them (``PlanAndUpdateBufferAllocationLocation``: at the
+    innermost point that covers every access): a buffer placed inside a loop is scratch of one
+    iteration (a row's partial sums, on the stack or in L1), not a tensor in memory.
+    """
+    from tvm.s_tir import transform
+
+    planned = transform.PlanAndUpdateBufferAllocationLocation()(
+        transform.LowerInitBlock()(mod))
+    result: list[Allocation] = []
+
+    def visit(stmt, depth: int) -> None:
+        if isinstance(stmt, tvm.tirx.For):
+            visit(stmt.body, depth + 1)
+        elif isinstance(stmt, tvm.tirx.SeqStmt):
+            for child in stmt:
+                visit(child, depth)
+        elif isinstance(stmt, tvm.s_tir.SBlockRealize):
+            for buf in stmt.block.alloc_buffers:
+                scope = buf.scope() if callable(buf.scope) else str(buf.scope)
+                result.append(Allocation(str(buf.name), tuple(int(d) for d in buf.shape),
+                                         str(buf.dtype), scope or "global", depth > 0))
+            visit(stmt.block.body, depth)
+
+    visit(planned["main"].body, 0)
     return result
 
 
 def global_intermediates(mod: tvm.IRModule) -> list[Allocation]:
-    """Intermediates that would live in global memory (a fused kernel should have none)."""
-    return [a for a in allocations(mod) if a.scope == "global"]
+    """Intermediates that would live in global memory across the kernel (a fused kernel should
+    have none); per-iteration scratch inside a loop does not count."""
+    return [a for a in allocations(mod) if a.scope == "global" and not a.per_iteration]
 
 
 def parallel_extents(mod: tvm.IRModule) -> list[int]:
