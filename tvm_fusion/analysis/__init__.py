@@ -76,16 +76,15 @@ def analyze_group(group: FusionGroup, *, cores: int, on_chip_bytes: int | None =
     donated_inputs = tuple(n.inputs[0].name for n in group.nodes if n.name in donated)
     split = core_split(group, axes, cores, donated_inputs)
     chosen = next((s for s in splits if split.axes and s.axis is split.axes[0]), None)
+    ddr_donated = ddr_bytes_donated(group, donated) if donated_inputs else None
+    one_core = ddr_bytes_fused(group) if ddr_donated is None else ddr_donated  # touches all
     return GroupAnalysis(
         group=group, axes=axes, splits=splits, chosen=chosen, split=split,
         ddr_unfused=ddr_bytes_unfused(group), ddr_fused=ddr_bytes_fused(group),
         unfused_redistribution=sum(b.bytes for b in unfused_boundaries(group, axes, cores)),
-        working_set=working_set(group, chosen.axis, cores) if chosen else
-        sum(t.nbytes for t in group.inputs + group.outputs),  # one core touches it all
+        working_set=working_set(group, chosen.axis, cores) if chosen else one_core,
         cores=cores, on_chip_bytes=on_chip_bytes,
-        donated_inputs=donated_inputs,
-        ddr_donated=ddr_bytes_donated(group, donated)
-        if any(n.name in donated for n in group.nodes) else None,
+        donated_inputs=donated_inputs, ddr_donated=ddr_donated,
     )
 
 
