@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "unfused, check both against numpy and print median "
                                       "latencies: fused vs unfused vs numpy.")
     demo.add_argument("workloads", nargs="*", metavar="WORKLOAD",
-                      help="workloads to run (default: W5 W1 W2 W3 W4; W1s..W5s, W1l..W5l too)")
+                      help="workloads to run (default: W5 W1 W2 W3 W4 P1..P5; the s and l "
+                           "forms too, e.g. W1s, P2l)")
     demo.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     _logs_arguments(demo)
     demo.set_defaults(run=_demo)
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "in every stage, the legal core-split axes (and why the "
                                     "others are not), cross-core bytes per candidate split, DDR "
                                     "bytes unfused vs fused, per-core working set.")
-    an.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
+    an.add_argument("workload", help="W1..W5, P1..P5 (s and l forms too), or a model.onnx file")
     an.add_argument("--cores", type=_positive_int, default=None,
                     help="cores to split across (default: this machine's)")
     an.add_argument("--on-chip-bytes", type=_positive_int, default=None,
@@ -245,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "the schedule trace, check the result against numpy and "
                                     "time it. Force a template or override knobs to see what "
                                     "they change.")
-    ex.add_argument("workload", help="W1..W5, W1s..W5s or W1l..W5l")
+    ex.add_argument("workload", help="W1..W5 or P1..P5 (s and l forms too, e.g. P1s)")
     ex.add_argument("--template", default=None,
                     help="a template name (scatter-terminated, row-reduction, "
                          "reduction-rooted, injective, fallback) or a path to your own template "
@@ -279,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "MetaSchedule's JSON format; rerunning continues from them "
                                     "(a killed run loses at most one round of 8 trials).")
     tn.add_argument("workloads", nargs="+", metavar="WORKLOAD",
-                    help="W1..W5, W1s..W5s, W1l..W5l, or model.onnx files (several: in turn)")
+                    help="W1..W5, P1..P5 (s and l forms too), or model.onnx files "
+                         "(several: in turn)")
     tn.add_argument("--trials", type=_positive_int, default=64,
                     help="trials per group, counting existing records (default 64)")
     tn.add_argument("--time-budget", type=float, default=None,
@@ -301,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "group saying which, check the result (numpy for workloads, "
                                     "onnx.reference and onnxruntime for models) and print the "
                                     "median latency beside the default schedule's.")
-    cp.add_argument("workload", help="W1..W5, W1s..W5s, W1l..W5l, or a model.onnx file")
+    cp.add_argument("workload", help="W1..W5, P1..P5 (s and l forms too), or a model.onnx file")
     cp.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     _logs_arguments(cp)
     _donate_argument(cp)
