@@ -20,7 +20,7 @@ Strategy:
    scratch of that iteration (stack / L1; ``inspect_ir`` counts no such buffer as a global
    intermediate): the row is read from DDR once and re-read from cache by each pass
    (two passes over a cached row; an online single pass was not built, see docs);
-5. vectorise: a reduction over the contiguous axis by ``rfactor`` (knob ``reduce<i>_lanes``
+5. vectorise: a reduction over the contiguous axis by ``rfactor`` (knob ``reduce<i>_vectors``
    vectors of partial results, combined at the end of the row), one over another axis by
    moving its reduce loop outside the contiguous spatial loop; the output (knob ``vector``)
    and the row buffer along their innermost loop.
@@ -116,7 +116,7 @@ def apply(sch, ctx: TemplateContext) -> None:
     partials = {}
     for i, block in enumerate(b for b in blocks(sch) if is_reduction(sch, b)):
         if reads_innermost_reduced(sch, block):
-            for partial, width in _rfactor(sch, block, ctx, f"reduce{i}_lanes"):
+            for partial, width in _rfactor(sch, block, ctx, f"reduce{i}_vectors"):
                 partials[sch.get(partial).name_hint] = width
     (out,) = [b for b in blocks(sch) if writes_output(sch, b)]
     # Phase 2: output loops as (row loops, reduced loops), contiguous axis innermost
@@ -210,30 +210,30 @@ def _prefetch_next_row(sch, ctx: TemplateContext, row_blocks) -> None:
 
 
 def _rfactor(sch, block, ctx: TemplateContext, name: str):
-    """[(partial block, lane count)]: vectors of partial results ([] if the row is short)."""
+    """[(partial block, width)]: vectors of partial results ([] if the row is short).
+
+    The row is split into (rest, one vector of lanes) with constant factors, the knob ``name``
+    (how many vectors of partial results: independent add chains) tiles the rest, and two
+    rfactors follow whatever it decides (a knob of 1 gives a unit loop): the trace is the
+    same for every decision, so MetaSchedule can replay it with a mutated one. The partial
+    vectors are then added vector-wise, so only one vector's lanes are summed one by one at
+    the end of the row (a serial chain of adds: ~4 cycles each).
+    """
     _, _, reduce = loops_by_kind(sch, block)
     r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
     n = extent(sch, r)
     lane_count = lanes(sch, block, ctx.vector_bytes)
-    if n < 2 * lane_count:
-        return []  # too short a row for vectors of partial results
-    # several vectors of partial results hide the add latency on long rows; on short rows
-    # (measured: 768 floats) one vector is faster
+    if n < 2 * lane_count or n % lane_count:
+        return []  # too short (or ragged) a row for vectors of partial results
+    # several vectors hide the add latency on long rows; on short rows (measured: 768
+    # floats) one vector is faster
     vectors = max(1, min(ACCUMULATOR_VECTORS, n // (64 * lane_count)))
-    outer_r, inner_r = tile_knob(sch, ctx, name, r, lane_count * vectors, lane_count * 8)
-    if extent(sch, inner_r) == 1 or extent(sch, outer_r) == 1:
-        return []
-    width = extent(sch, inner_r)
-    if width <= lane_count or width % lane_count:
-        return [(sch.rfactor(inner_r, 0), width)]
-    # vectors of partial results, added vector-wise at the end of the row, so only one
-    # vector's lanes are summed one by one (a serial chain: ~4 cycles per add)
-    vector_loop, lane_loop = sch.split(inner_r, [width // lane_count, lane_count])
-    one_vector = sch.rfactor(lane_loop, 0)  # <name>_rf: a vector of lanes, summed over rows
-    vectors = sch.get_loops(one_vector)
-    vector_loop = next(lp for lp in vectors if sch.get(lp).extent == width // lane_count
-                       and _drives_reduction(sch, one_vector, lp))
-    return [(sch.rfactor(vector_loop, 0), width), (one_vector, lane_count)]
+    rest, lane_loop = sch.split(r, [None, lane_count])
+    _, vector_loop = tile_knob(sch, ctx, name, rest, vectors, 8)
+    width = extent(sch, vector_loop) * lane_count
+    one_vector = sch.rfactor(lane_loop, 0)  # <name>_rf: a vector of lanes
+    vectors_loop = sch.get_loops(one_vector)[-2]  # rfactor keeps the loop order
+    return [(sch.rfactor(vectors_loop, 0), width), (one_vector, lane_count)]
 
 
 def _drives_reduction(sch, block, loop) -> bool:

@@ -161,7 +161,7 @@ def test_knobs_are_named_and_row_buffer_is_searchable(rng):
         fn = tf.compile(g, decisions={"row_buffer": row_buffer})
         knobs = {k.name: k.value for k in fn.kernels[0].knobs}
         assert knobs["row_buffer"] == row_buffer
-        assert {"row_tile", "parallel_depth", "vector", "reduce0_lanes"} <= set(knobs)
+        assert {"row_tile", "parallel_depth", "vector", "reduce0_vectors"} <= set(knobs)
         buffers = {a.name: a for a in allocations(fn.kernels[0].scheduled)}
         assert ("exp_2" in buffers) == bool(row_buffer)  # the row buffer of exp
         assert all(a.per_iteration for a in buffers.values())  # scratch of one row tile
