@@ -56,6 +56,6 @@ def check_forced(template, ctx: TemplateContext, group: str) -> None:
             f"'{choose(ctx).NAME}' (chosen when no template is forced)")
 
 
-__all__ = ["TEMPLATES", "Knob", "KnobError", "TemplateContext", "by_name", "choose", "fallback", "injective",
+__all__ = ["TEMPLATES", "Knob", "KnobError", "TemplateContext", "TemplateMismatch", "by_name",
+           "check_forced", "choose", "fallback", "injective", "mismatch_reason",
            "reduction_rooted", "row_reduction", "scatter_terminated", "simple"]
-__all__ += ["TemplateMismatch", "check_forced", "mismatch_reason"]

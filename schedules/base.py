@@ -75,6 +75,14 @@ class KnobError(ValueError):
     """A user decision names an unknown knob or an impossible value."""
 
 
+def merge_after_reduction_reason(ctx: TemplateContext, name: str) -> str | None:
+    """The mismatch reason of template ``name`` when a reshape merges axes after a reduction."""
+    if not merges_after_reduction(ctx):
+        return None
+    return (f"{name}: a reshape merging axes follows the reduction (its div/mod indexing "
+            "defeats compute-at)")
+
+
 def merges_after_reduction(ctx: TemplateContext) -> bool:
     """A reshape merging axes follows a reduction: its div/mod indexing defeats compute-at."""
     from tvm_fusion.ops.layout import reshape_groups
@@ -193,28 +201,34 @@ def split_depth(ctx: TemplateContext, dims) -> int:
     return max(covered) + 1 if covered else 1
 
 
-def parallel_depth(sch, ctx: TemplateContext, name: str, loops, dims) -> int:
-    """How many outer loops to fuse into the parallel loop (tunable categorical).
-
-    The default is the analysis' core split (see :func:`split_depth`).
-    """
-    candidates = list(range(1, len(loops) + 1))
-    default = min(split_depth(ctx, dims), len(loops)) - 1
+def categorical_knob(sch, ctx: TemplateContext, name: str, candidates: list[int],
+                     default: int, choices: str) -> int:
+    """A tunable choice among ``candidates`` (``default`` unless tuning or the user chose)."""
     chosen = ctx.override(name)
     if chosen is not None:
         if chosen not in candidates:
             raise KnobError(f"knob '{name}' = {chosen} is impossible: expected one of "
                             f"{candidates}")
-        default = candidates.index(chosen)
-    decision = default
+        default = chosen
+    decision = candidates.index(default)
     if ctx.tuning:
         forced = ctx.replayed()
         decision = forced if forced is not None and 0 <= forced < len(candidates) else None
     choice = sch.sample_categorical(candidates, [1 / len(candidates)] * len(candidates),
                                     decision=decision)
     value = int(sch.get(choice))
-    ctx.knobs.append(Knob(name, value, f"1..{len(candidates)} outer loops"))
+    ctx.knobs.append(Knob(name, value, choices))
     return value
+
+
+def parallel_depth(sch, ctx: TemplateContext, name: str, loops, dims) -> int:
+    """How many outer loops to fuse into the parallel loop (tunable categorical).
+
+    The default is the analysis' core split (see :func:`split_depth`).
+    """
+    return categorical_knob(sch, ctx, name, list(range(1, len(loops) + 1)),
+                            min(split_depth(ctx, dims), len(loops)),
+                            f"1..{len(loops)} outer loops")
 
 
 def parallelize(sch, loops, ctx: TemplateContext):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
                                        inline_injective, is_reduction, lanes, loops_by_kind,
-                                       merges_after_reduction, parallel_depth, parallelize,
+                                       merge_after_reduction_reason, parallel_depth, parallelize,
                                        reads_innermost_reduced, several_outputs, tile_knob,
                                        vector_tile)
 
@@ -35,10 +35,7 @@ def mismatch(ctx: TemplateContext) -> str | None:
     if len(reductions) != 1:
         return (f"{NAME}: the group has {counted(reductions, 'reduction')}; this template "
                 "handles exactly one")
-    if merges_after_reduction(ctx):
-        return (f"{NAME}: a reshape merging axes follows the reduction (its div/mod "
-                "indexing defeats compute-at)")
-    return several_outputs(ctx, NAME)
+    return merge_after_reduction_reason(ctx, NAME) or several_outputs(ctx, NAME)
 
 
 def matches(ctx: TemplateContext) -> bool:

@@ -31,11 +31,11 @@ from __future__ import annotations
 from tvm import tirx
 
 from tvm_fusion.lower import buffer_name
-
-from tvm_fusion.schedules.base import (TemplateContext, blocks, extent, is_reduction, lanes,
-                                       loops_by_kind, merges_after_reduction, parallel_depth,
-                                       parallelize, reads_innermost_reduced, tile_knob,
-                                       vector_tile, writes_output)
+from tvm_fusion.schedules.base import (TemplateContext, blocks, categorical_knob, extent,
+                                       is_reduction, lanes, loops_by_kind,
+                                       merge_after_reduction_reason, parallel_depth,
+                                       parallelize, reads_innermost_reduced, several_outputs,
+                                       tile_knob, vector_tile, writes_output)
 
 NAME = "row-reduction"
 EXPENSIVE = ("exp", "sigmoid")  # stages worth a row buffer rather than a recompute
@@ -51,7 +51,7 @@ def _reduced_axes(ctx: TemplateContext) -> list[set[str]]:
 def mismatch(ctx: TemplateContext) -> str | None:
     families = ctx.families
     if not ctx.single_output:
-        return f"{NAME}: the group has {len(ctx.output_names)} outputs; this template writes one"
+        return several_outputs(ctx, NAME)
     others = sorted({f for f in families if f not in ("elementwise", "layout", "reduce")})
     if others:
         return f"{NAME}: the group holds {', '.join(others)} stages"
@@ -64,9 +64,7 @@ def mismatch(ctx: TemplateContext) -> str | None:
     if not any(a.in_output for a in ctx.analysis.axes if a.name in per_stage[0]):
         return (f"{NAME}: the output does not iterate the reduced axes again (no broadcast "
                 "back): reduction-rooted handles that")
-    if merges_after_reduction(ctx):
-        return f"{NAME}: a reshape merges axes after the reduction"
-    return None
+    return merge_after_reduction_reason(ctx, NAME)
 
 
 def matches(ctx: TemplateContext) -> bool:
@@ -90,17 +88,8 @@ def _row_buffer_stage(ctx: TemplateContext) -> str | None:
 def _row_buffer_knob(sch, ctx: TemplateContext, candidate: str | None) -> bool:
     if candidate is None:
         return False
-    chosen = ctx.override("row_buffer")
-    default = 1 if chosen is None else int(bool(chosen))
-    decision = default
-    if ctx.tuning:
-        forced = ctx.replayed()
-        decision = forced if forced in (0, 1) else None
-    value = int(sch.get(sch.sample_categorical([0, 1], [0.5, 0.5], decision=decision)))
-    from tvm_fusion.schedules.base import Knob
-
-    ctx.knobs.append(Knob("row_buffer", value, f"0 = recompute {candidate}, 1 = row buffer"))
-    return bool(value)
+    return bool(categorical_knob(sch, ctx, "row_buffer", [0, 1], 1,
+                                 f"0 = recompute {candidate}, 1 = row buffer"))
 
 
 def apply(sch, ctx: TemplateContext) -> None:
@@ -163,11 +152,12 @@ def apply(sch, ctx: TemplateContext) -> None:
     if at is not None:
         for block in reversed(producers):
             sch.compute_at(block, at, preserve_unit_loops=True)
-    # scratch of one row tile, allocated inside the row loop: TVM puts the small buffers on
-    # the stack in "global" scope, while a "local" one costs a workspace allocation and free
-    # per row (measured: layer norm 1.15 -> 0.88 ms, softmax 2.27 -> 1.94 ms)
-    for block in producers:
-        sch.set_scope(block, 0, "global" if at is not None else "local")
+    # under the row loop they stay in the default "global" scope: TVM puts such small
+    # per-iteration buffers on the stack, while "local" ones cost a workspace allocation and
+    # free per buffer per row (measured: layer norm 1.15 -> 0.88 ms, softmax 2.27 -> 1.94 ms)
+    if at is None:
+        for block in producers:
+            sch.set_scope(block, 0, "local")
     # Phase 5 (second half): vector loops inside the row; the last pass that reads the row
     # prefetches the next one (knob ``prefetch``, see tvm_fusion.prefetch)
     for i, block in enumerate(producers):
@@ -189,7 +179,6 @@ def apply(sch, ctx: TemplateContext) -> None:
 def _prefetch_next_row(sch, ctx: TemplateContext, row_blocks) -> None:
     """Mark the vector loop of the last block reading the row input (knob ``prefetch``)."""
     from tvm_fusion.prefetch import PREFETCH_ANNOTATION
-    from tvm_fusion.schedules.base import Knob
 
     source = max(ctx.analysis.group.inputs, key=lambda t: t.nbytes)
     readers = [b for b in row_blocks if any(
@@ -198,14 +187,8 @@ def _prefetch_next_row(sch, ctx: TemplateContext, row_blocks) -> None:
     vector = [lp for lp in loops if sch.get(lp).kind == tirx.ForKind.VECTORIZED]
     if len(readers) < 2 or not vector or source.ndim < 2:
         return  # one pass over the row: the hardware prefetchers see a plain stream
-    chosen = ctx.override("prefetch")
-    decision = 1 if chosen is None else int(bool(chosen))
-    if ctx.tuning:
-        forced = ctx.replayed()
-        decision = forced if forced in (0, 1) else None
-    value = int(sch.get(sch.sample_categorical([0, 1], [0.5, 0.5], decision=decision)))
-    ctx.knobs.append(Knob("prefetch", value, "0 = none, 1 = next row in the last pass"))
-    if value:
+    if categorical_knob(sch, ctx, "prefetch", [0, 1], 1,
+                        "0 = none, 1 = next row in the last pass"):
         sch.annotate(vector[-1], PREFETCH_ANNOTATION, buffer_name(source.name))
 
 
@@ -234,15 +217,6 @@ def _rfactor(sch, block, ctx: TemplateContext, name: str):
     one_vector = sch.rfactor(lane_loop, 0)  # <name>_rf: a vector of lanes
     vectors_loop = sch.get_loops(one_vector)[-2]  # rfactor keeps the loop order
     return [(sch.rfactor(vectors_loop, 0), width), (one_vector, lane_count)]
-
-
-def _drives_reduction(sch, block, loop) -> bool:
-    node = sch.get(block)
-    var = sch.get(loop).loop_var
-    realize = sch.get(sch.get_loops(block)[-1]).body
-    return any(iv.iter_type != tirx.IterVar.DataPar and
-               any(v.same_as(var) for v in tirx.analysis.undefined_vars(value))
-               for iv, value in zip(node.iter_vars, realize.iter_values))
 
 
 def _loops_of_iters(sch, block, at) -> list:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
                                        inline_injective, is_reduction, is_update, lanes,
-                                       merges_after_reduction, parallelize, several_outputs,
+                                       merge_after_reduction_reason, parallelize, several_outputs,
                                        spatial_parallel_vectorize, tile_knob, vector_tile,
                                        writes_output)
 
@@ -42,10 +42,7 @@ def mismatch(ctx: TemplateContext) -> str | None:
     if _reduction_feeds_data_or_indices(ctx):
         return (f"{NAME}: reduction '{reductions[0].name}' feeds the scatter's data or "
                 "indices; this template computes a reduction only into the updates")
-    if merges_after_reduction(ctx):
-        return (f"{NAME}: a reshape merging axes follows the reduction (its div/mod "
-                "indexing defeats compute-at)")
-    return several_outputs(ctx, NAME)
+    return merge_after_reduction_reason(ctx, NAME) or several_outputs(ctx, NAME)
 
 
 def matches(ctx: TemplateContext) -> bool:
