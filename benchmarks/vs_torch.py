@@ -1,6 +1,6 @@
 """Our fused kernels against PyTorch eager and ``torch.compile`` alone, in one process.
 
-``fusion.py`` times every peer in one process; there PyTorch's OpenMP regions are often
+``tvm-fusion bench`` (``peers.py``) times every peer in one process; there PyTorch's OpenMP regions are often
 descheduled for a scheduler slice (~8 ms spikes, measured here, with onnxruntime, Relax and
 TVM pools alive beside them), so its torch columns are pessimistic for torch. This script
 keeps only the three contestants, times them in interleaved rounds (~50 ms of back-to-back
@@ -9,7 +9,7 @@ previous contestant's spinning threads are asleep) and prints medians and ratios
 
 - fused: ``CompiledGraph`` kernels with inputs on the device, output preallocated;
 - torch / torch.compile: the workload as a PyTorch user writes it (``peers.py``), output
-  allocated per call (from a warm heap: see ``fusion.WARM_HEAP``).
+  allocated per call (from a warm heap: ``tvm_fusion.bench.timing.warm_heap``).
 
 Usage::
 
@@ -19,23 +19,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from fusion import WARM_HEAP
+from common import markdown_table
 
-if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in WARM_HEAP.items()):
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **WARM_HEAP})
-
-from common import markdown_table  # noqa: E402
-from peers import SETTLE_SECONDS, call_sampler, cpu_name, torch_calls  # noqa: E402
-
-import tvm_fusion as tf  # noqa: E402
-from tvm_fusion import workloads  # noqa: E402
-from tvm_fusion.settings import num_cores  # noqa: E402
+import tvm_fusion as tf
+from tvm_fusion import workloads
+from tvm_fusion.bench.numerics import NumericsError, classify
+from tvm_fusion.bench.peers import torch_peers
+from tvm_fusion.bench.report import cpu_name
+from tvm_fusion.bench.timing import SETTLE_SECONDS, call_sampler, warm_heap
+from tvm_fusion.settings import num_cores
 
 
 def measure(name: str, repeat: int) -> dict:
@@ -44,8 +41,16 @@ def measure(name: str, repeat: int) -> dict:
     fused = tf.compile(graph)
     # long samples (~50 ms of back-to-back calls each): a rare descheduled thread is averaged
     samplers = {"fused": lambda: fused.benchmark(**arrays, repeat=10)}
-    samplers |= {k: call_sampler(c, min_seconds=0.05)
-                 for k, c in torch_calls(name, arrays, expected).items() if c is not None}
+    for compiled in (False, True):
+        peer = torch_peers(name, arrays, compiled)
+        if peer is None:
+            continue
+        try:
+            classify(name, peer.output(), expected, peer.label)
+        except NumericsError as error:
+            print(f"  {error}: not timed", file=sys.stderr)
+            continue
+        samplers[peer.label] = call_sampler(peer.run, min_seconds=0.05)
     samples = {k: [] for k in samplers}
     for _ in range(repeat):
         for label, sample in samplers.items():
@@ -62,6 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "vs_torch.md"))
     args = parser.parse_args(argv)
+    warm_heap()  # before any workload array is allocated
     sizes = ["" if s == "base" else s for s in args.sizes.split(",")]
     start = time.time()
     rows = []

@@ -207,6 +207,21 @@ def _explore(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_CHECK_FAILED
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Every peer against tvm-fusion in one run (logic: ``tvm_fusion.bench``)."""
+    from pathlib import Path
+
+    from .bench import BenchOptions, run_bench
+
+    command = " ".join(["tvm-fusion bench", *args.workloads, "--size", args.size, "--out",
+                        args.out, "--repeat", str(args.repeat), "--tune-trials",
+                        str(args.tune_trials), "--ms-trials", str(args.ms_trials)])
+    run_bench(BenchOptions(workloads=args.workloads, size=args.size, out=Path(args.out),
+                           repeat=args.repeat, tune_trials=args.tune_trials,
+                           ms_trials=args.ms_trials, command=command))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tvm-fusion",
@@ -258,6 +273,36 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what to print: any of before,after,trace (default: all)")
     ex.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     ex.set_defaults(run=_explore)
+
+    bn = sub.add_parser("bench", help="time tvm-fusion against every peer, write peers.md",
+                        description="For every workload of every requested size, in one run: "
+                                    "tvm-fusion tuned (records for this CPU; groups without "
+                                    "one are tuned first and cached in OUT/records), default "
+                                    "schedule and unfused, each as kernel (inputs bound, "
+                                    "output preallocated) and call (fn(**arrays)); relaxed "
+                                    "precision (fp16 workloads); numpy; onnxruntime (IOBinding "
+                                    "and session.run); PyTorch eager and torch.compile; TVM "
+                                    "Relax; MetaSchedule's generic search on the same fused "
+                                    "PrimFunc (cached in OUT/metaschedule); and the roofline "
+                                    "of the data's memory level, measured in the same run. "
+                                    "Every output is checked against numpy before timing; all "
+                                    "contestants of a workload are timed in interleaved "
+                                    "rounds. Writes OUT/peers.md, peers.json and peers.png; "
+                                    "progress goes to stderr.")
+    bn.add_argument("workloads", nargs="*", metavar="WORKLOAD",
+                    help="W1..W5, P1..P5 in every --size (default: all ten), or sized names "
+                         "like W1s")
+    bn.add_argument("--size", default="base", choices=("s", "base", "l", "all"),
+                    help="s (data in L2), base (L3), l (DRAM) or all (default base)")
+    bn.add_argument("--out", default="benchmarks/results",
+                    help="output folder (default benchmarks/results)")
+    bn.add_argument("--repeat", type=_positive_int, default=9,
+                    help="interleaved timing rounds, each sample >= 50 ms (default 9)")
+    bn.add_argument("--tune-trials", type=_positive_int, default=32,
+                    help="trials per group when no tuning record matches (default 32)")
+    bn.add_argument("--ms-trials", type=_positive_int, default=64,
+                    help="MetaSchedule generic search trials per group (default 64)")
+    bn.set_defaults(run=_bench)
 
     rn = sub.add_parser("run", help="import an ONNX model, compile, run and time it",
                         description="Import an ONNX model (static shapes), compile it into fused "

@@ -1,0 +1,167 @@
+"""``peers.md`` (latency, ratios, % of roofline, notes), ``peers.json`` and ``peers.png``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import tvm
+
+KERNEL_COLUMNS = ("tuned kernel", "default kernel", "unfused kernel", "relaxed kernel",
+                  "ort kernel", "relax", "metaschedule")
+CALL_COLUMNS = ("tuned call", "default call", "unfused call", "relaxed call", "numpy",
+                "ort call", "torch", "torch.compile")
+HEADLINE = {"kernel": "tuned kernel", "call": "tuned call"}
+LATENCY_COLUMNS = ("tuned kernel", "tuned call", "default kernel", "default call",
+                   "unfused kernel", "unfused call", "relaxed kernel", "relaxed call", "numpy",
+                   "ort kernel", "ort call", "torch", "torch.compile", "relax", "metaschedule")
+OTHER_NUMERICS = "\u2020"  # dagger
+LEVEL_NAMES = {"l": "DRAM", "base": "L3", "s": "L2"}
+
+
+def cpu_name() -> str:
+    """LLVM's name for the host CPU and lscpu's model name."""
+    model = "unknown model"
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in lines.splitlines()
+                     if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    return f"{tvm.target.codegen.llvm_get_system_cpu()} ({model})"
+
+
+def markdown_table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    """A padded markdown table: the first ``left`` columns left-aligned, the rest right."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += ["| " + " | ".join(c.ljust(w) if i < left else c.rjust(w)
+                              for i, (c, w) in enumerate(zip(row, widths))) + " |"
+            for row in rows]
+    return "\n".join(out)
+
+
+def _us(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    us = seconds * 1e6
+    return f"{us:.0f}" if us >= 100 else f"{us:.1f}" if us >= 10 else f"{us:.2f}"
+
+
+def _median(row: dict, label: str) -> float | None:
+    entry = row["contestants"].get(label)
+    return entry["median_s"] if entry else None
+
+
+def latency_table(rows: list[dict]) -> str:
+    cells = []
+    for row in rows:
+        line = [row["workload"], _us(row["roofline_s"])]
+        for label in LATENCY_COLUMNS:
+            entry = row["contestants"].get(label)
+            mark = "" if entry is None or entry["exact"] else OTHER_NUMERICS
+            line.append(_us(entry and entry["median_s"]) + mark)
+        cells.append(line)
+    return markdown_table(["workload", "roofline", *LATENCY_COLUMNS], cells)
+
+
+def _ratio(a: float | None, b: float | None, percent: bool = False) -> str:
+    if a is None or b is None:
+        return "-"
+    return f"{a / b:.0%}" if percent else f"{a / b:.2f}"
+
+
+def ratio_table(rows: list[dict]) -> str:
+    peers = [c for c in (*KERNEL_COLUMNS, *CALL_COLUMNS) if c not in HEADLINE.values()]
+    header = ["workload", *(f"{p} /{'k' if p in KERNEL_COLUMNS else 'c'}" for p in peers),
+              "unfused/default kernel", "predicted", "% roofline tuned kernel",
+              "% roofline default kernel", "% roofline tuned call"]
+    cells = []
+    for row in rows:
+        tuned = {mode: _median(row, label) for mode, label in HEADLINE.items()}
+        line = [row["workload"]]
+        for peer in peers:
+            mode = "kernel" if peer in KERNEL_COLUMNS else "call"
+            line.append(_ratio(_median(row, peer), tuned[mode]))
+        line.append(_ratio(_median(row, "unfused kernel"), _median(row, "default kernel")))
+        line.append("-" if row["predicted"] is None else f"{row['predicted']:.2f}")
+        for label in ("tuned kernel", "default kernel", "tuned call"):
+            line.append(_ratio(row["roofline_s"], _median(row, label), percent=True))
+        cells.append(line)
+    return markdown_table(header, cells)
+
+
+def _allocations(rows: list[dict]) -> list[str]:
+    seen = {}
+    for row in rows:
+        for label, entry in row["contestants"].items():
+            if not row["workload"].endswith("donated"):
+                seen.setdefault(label, entry["allocation"])
+    return [f"- `{label}` ({'kernel' if label in KERNEL_COLUMNS else 'call'} level): "
+            f"{seen[label]}" for label in LATENCY_COLUMNS if label in seen]
+
+
+def _numerics_notes(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        other = [f"{label} (max |error| {entry['max_error']:.2g})"
+                 for label, entry in row["contestants"].items() if not entry["exact"]]
+        if other:
+            lines.append(f"- {row['workload']}: {', '.join(other)}")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    rows = results["rows"]
+    lines = [
+        "# tvm-fusion against its peers", "",
+        (f"Measured {results['date']} on {results['cpu']}; target `{results['target']}`; "
+        f"{results['threads']} threads for every runtime; medians of {results['rounds']} "
+        f"interleaved rounds (each round samples every contestant of a workload once, after a "
+        f"50 ms pause; a sample lasts >= 50 ms); tuning budget {results['tune_trials']} "
+        f"trials (ours, when no record matched), MetaSchedule generic {results['ms_trials']} "
+        f"trials; {results['heap']}; run took {results['seconds']:.0f} s."),
+        f"Command: `{results['command']}`", ""]
+    for size, b in results["bandwidth"].items():
+        lines.append(f"- roofline bandwidth, {LEVEL_NAMES[size]} ({size} forms, "
+                     f"{b['array_bytes'] >> 10} KiB arrays): {b['bytes_per_s'] / 1e9:.1f} GB/s "
+                     f"(best copy: {b['method']})")
+    lines += ["", "## Latency (µs)", "", latency_table(rows), "",
+              (f"{OTHER_NUMERICS} other numerics: within the loose tolerance of the workload's "
+              "numpy but not within the exact ONNX result's tight one (on the fp16 workloads: "
+              "f16 intermediates not rounded)."), "",
+              "## Ratios", "",
+              ("Each peer's latency / tvm-fusion tuned in the same mode (`/k`: kernel-level "
+              "peers over `tuned kernel`; `/c`: call-level peers over `tuned call`): above 1 "
+              "tvm-fusion is faster. `predicted`: the split analysis' DDR bytes unfused / "
+              "fused. `% roofline`: roofline time / latency."), "",
+              ratio_table(rows), "", "## Notes", "",
+              "How each contestant's output is allocated:", *_allocations(rows)]
+    numerics = _numerics_notes(rows)
+    if numerics:
+        lines += ["", f"Other numerics ({OTHER_NUMERICS}):", *numerics]
+    if results["notes"]:
+        lines += ["", *(f"- {note}" for note in results["notes"])]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(results: dict, out: Path) -> list[Path]:
+    """``peers.md``, ``peers.json`` and (with matplotlib) ``peers.png`` in ``out``."""
+    from .plot import plot
+
+    written = []
+    md = out / "peers.md"
+    md.write_text(markdown(results))
+    written.append(md)
+    path = out / "peers.json"
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    written.append(path)
+    png = plot(results, out / "peers.png")
+    if png is None:
+        md.write_text(md.read_text() + "- peers.png: not drawn, matplotlib is not installed "
+                      "(pip install -e .[bench])\n")
+    else:
+        written.append(png)
+    return written

@@ -1,0 +1,181 @@
+"""``tvm-fusion bench``: every contestant of every requested workload, timed in one run.
+
+Per workload: set up every peer (compile, tune or reuse records, build), check each output
+against the workload's numpy, then time all of them in the same interleaved rounds. The
+roofline bandwidth of each requested size's memory level is measured first, in this run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import workloads
+from ..settings import num_cores
+from ..target import host_target
+from .metaschedule import metaschedule_peer
+from .numerics import NumericsError, classify
+from .ours import donated_peers, our_peers
+from .peers import Peer, numpy_peer, onnxruntime_peers, relax_peer, torch_available, torch_peers
+from .roofline import COPY_BYTES, copy_bandwidth, donated_bytes, size_of, traffic
+from .timing import call_sampler, interleaved_medians, warm_heap
+
+FAMILIES = (*workloads.BASE, *workloads.PATTERNS)
+SIZES = {"s": ("s",), "base": ("",), "l": ("l",), "all": ("s", "", "l")}
+
+
+@dataclass
+class BenchOptions:
+    """What ``tvm-fusion bench`` was asked for (defaults as the command's)."""
+
+    workloads: list[str] = field(default_factory=list)  # families W1..P5 or sized names
+    size: str = "base"
+    out: Path = Path("benchmarks/results")
+    repeat: int = 9
+    tune_trials: int = 32
+    ms_trials: int = 64
+    command: str = ""
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def workload_names(requested: list[str], size: str) -> list[str]:
+    """Families (``W1``..``P5``) in every size of ``size``, sizes outer; a sized name
+    (``W1s``) as given. Unknown names raise ``ValueError``."""
+    if size not in SIZES:
+        raise ValueError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
+    names = []
+    for suffix in SIZES[size]:
+        for item in requested or FAMILIES:
+            names.append(item + suffix if item in FAMILIES else item)
+    unknown = [n for n in names if n not in workloads.WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown workloads {', '.join(unknown)}; give W1..W5, P1..P5 "
+                         "(with --size) or sized names like W1s")
+    return list(dict.fromkeys(names))
+
+
+def _setup(name: str, what: str, build: Callable[[], list[Peer]], notes: list[str]) -> list[Peer]:
+    say(f"  {name}: {what} ...")
+    try:
+        return [p for p in build() if p is not None]
+    except Exception as error:  # noqa: BLE001 - a peer that fails to build is reported
+        notes.append(f"{name}: {what} failed to build: {type(error).__name__}: "
+                     f"{str(error).splitlines()[0] if str(error) else ''}")
+        say(f"  {notes[-1]}")
+        return []
+
+
+def setup_peers(name: str, graph, arrays, target, options: BenchOptions,
+                notes: list[str]) -> list[Peer]:
+    """Every contestant of workload ``name`` (those that built)."""
+    out = Path(options.out)
+    peers = _setup(name, "tvm-fusion tuned, default, unfused", lambda: our_peers(
+        name, graph, arrays, target, out, options.tune_trials, notes, say), notes)
+    peers += _setup(name, "numpy", lambda: [numpy_peer(name, arrays)], notes)
+    peers += _setup(name, "onnxruntime", lambda: onnxruntime_peers(name, arrays), notes)
+    if torch_available():
+        peers += _setup(name, "torch eager", lambda: [torch_peers(name, arrays, False)], notes)
+        peers += _setup(name, "torch.compile", lambda: [torch_peers(name, arrays, True)],
+                        notes)
+    peers += _setup(name, "TVM Relax", lambda: [relax_peer(name, arrays, target)], notes)
+    peers += _setup(name, "MetaSchedule generic", lambda: [metaschedule_peer(
+        name, graph, arrays, target, out / "metaschedule", options.ms_trials, notes, say)], notes)
+    return peers
+
+
+def checked(name: str, peers: list[Peer], expected, notes: list[str]) -> dict:
+    """``{label: (peer, Numerics)}`` of the peers whose output is right (loose tolerance)."""
+    kept = {}
+    for peer in peers:
+        try:
+            kept[peer.label] = (peer, classify(name, peer.output(), expected, peer.label))
+        except NumericsError as error:
+            notes.append(f"{name}: {peer.label} not timed: wrong result: {error}")
+            say(f"  {notes[-1]}")
+    return kept
+
+
+def _entry(peer: Peer, numerics, timing) -> dict:
+    return {"mode": peer.mode, "median_s": timing.median, "spread": timing.spread,
+            "samples_s": list(timing.samples), "exact": numerics.exact,
+            "max_error": numerics.max_error, "allocation": peer.allocation,
+            "schedule": peer.schedule}
+
+
+def measure_workload(name: str, bandwidth: float, target, options: BenchOptions,
+                     notes: list[str]) -> list[dict]:
+    """The workload's result row (and for P4 its ``donated`` row, timed in the same rounds)."""
+    graph, arrays = workloads.load(name)
+    expected = workloads.reference(name, arrays)
+    peers = setup_peers(name, graph, arrays, target, options, notes)
+    donated = _setup(name, "donated (in place)", lambda: (donated_peers(
+        name, graph, arrays, target, notes) or ([], None))[0], notes)
+    contestants = checked(name, peers + donated, expected, notes)
+    samplers = {label: peer.sample or call_sampler(peer.run)
+                for label, (peer, _) in contestants.items()}
+    say(f"  {name}: timing {len(samplers)} contestants, {options.repeat} interleaved rounds")
+    timings = interleaved_medians(samplers, options.repeat,
+                                  progress=lambda text: say(f"    {name} {text}"))
+    nbytes, predicted = traffic(graph)
+    entries = {label: _entry(peer, numerics, timings[label])
+               for label, (peer, numerics) in contestants.items()}
+    row = {"workload": name, "bytes": nbytes, "roofline_s": nbytes / bandwidth,
+           "predicted": predicted, "contestants": {
+               k: v for k, v in entries.items() if not k.startswith("donated")}}
+    rows = [row]
+    if any(k.startswith("donated") for k in entries):
+        in_place = donated_bytes(arrays)
+        rows.append({"workload": f"{name} donated", "bytes": in_place,
+                     "roofline_s": in_place / bandwidth, "predicted": None,
+                     "contestants": {k.replace("donated", "default"): v
+                                     for k, v in entries.items() if k.startswith("donated")}})
+        notes.append(f"{name} donated: compile(graph, donate=['cache']) in the default columns "
+                     "(records are for the out-of-place kernel), the same cache array updated "
+                     "in place by every call; roofline = in-place traffic (k and positions "
+                     "read, the addressed cache rows written)")
+    return rows
+
+
+def run_bench(options: BenchOptions) -> dict:
+    """Run the benchmark and write ``peers.md``, ``peers.json`` and ``peers.png`` into
+    ``options.out``; returns the results (as in ``peers.json``)."""
+    from .report import cpu_name, write_reports
+
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    heap = warm_heap()  # before any workload array is allocated
+    names = workload_names(options.workloads, options.size)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = host_target()
+    start = time.time()
+    notes: list[str] = []
+    if not torch_available():
+        notes.append("torch and torch.compile: skipped, torch is not installed (pip install "
+                     "-e .[bench] --extra-index-url https://download.pytorch.org/whl/cpu)")
+    bandwidths = {}
+    for suffix in dict.fromkeys(size_of(n) for n in names):
+        say(f"measuring copy bandwidth ({COPY_BYTES[suffix] >> 10} KiB arrays) ...")
+        bandwidths[suffix] = copy_bandwidth(COPY_BYTES[suffix], target, options.repeat)
+    rows = []
+    for number, name in enumerate(names, 1):
+        say(f"[{number}/{len(names)}] {name}")
+        rows += measure_workload(name, bandwidths[size_of(name)][0], target, options, notes)
+    results = {"command": options.command, "date": date, "cpu": cpu_name(),
+               "target": str(target), "threads": num_cores(),
+               "rounds": options.repeat, "tune_trials": options.tune_trials,
+               "ms_trials": options.ms_trials, "heap": heap,
+               "seconds": time.time() - start,
+               "bandwidth": {suffix or "base": {"bytes_per_s": value, "method": how,
+                                                "array_bytes": COPY_BYTES[suffix]}
+                             for suffix, (value, how) in bandwidths.items()},
+               "rows": rows, "notes": notes}
+    for path in write_reports(results, out):
+        say(f"written {path}")
+    return results
