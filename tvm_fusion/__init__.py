@@ -8,9 +8,10 @@ from . import settings
 
 settings.configure_thread_pool()  # before TVM's thread pool exists (see settings)
 
-from . import reference, workloads  # noqa: E402
-from .fuse import FusionGroup, fuse  # noqa: E402
-from .graph import Graph, GraphError, Node, Tensor  # noqa: E402
+from . import reference, workloads
+from .fuse import FusionGroup, fuse
+from .graph import Graph, GraphError, Node, Tensor
+from .runtime.memory import aligned, empty
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,20 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tvm_fusion' has no attribute {name!r}")
 
 
-__all__ = ["analysis", "FusionGroup", "Graph", "GraphError", "Node", "Tensor", "compile",
-           "from_onnx", "fuse", "tune",
-           "workloads", "reference", "__version__"]
+__all__ = [
+    "FusionGroup",
+    "Graph",
+    "GraphError",
+    "Node",
+    "Tensor",
+    "__version__",
+    "aligned",
+    "analysis",
+    "compile",
+    "empty",
+    "from_onnx",
+    "fuse",
+    "reference",
+    "tune",
+    "workloads",
+]

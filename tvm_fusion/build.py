@@ -17,11 +17,11 @@ import tvm
 
 from tvm_fusion import schedules
 
+from .alignment import finalize
 from .analysis import analyze_group
 from .fuse import FusionGroup
 from .graph import Node, Tensor
 from .lower import LoweredKernel, external_inputs, lower
-from .prefetch import insert_prefetches
 from .target import num_cores, vector_bytes
 
 
@@ -136,7 +136,7 @@ def _build(key, target, nodes, outputs, schedule, donated=()) -> BuiltKernel:
         hit = _CACHE.get(key)
     if hit is None:
         scheduled = schedule(lower(nodes, outputs, donated))
-        executable = tvm.compile(insert_prefetches(scheduled.mod), target=target)
+        executable = tvm.compile(finalize(scheduled.mod), target=target)
         hit = (executable["main"], executable, scheduled)
         with _LOCK:
             _CACHE[key] = hit

@@ -7,14 +7,14 @@ from typing import Any
 
 from .build import build, build_group
 from .checks import donations, index_checks
-from .executor import CompiledGraph
 from .fuse import fuse as partition
 from .fuse import live_nodes
 from .graph import Graph, GraphError
+from .runtime.executor import CompiledGraph
 from .target import as_target
 
 
-def compile(  # noqa: A001 - the public API name shadows the builtin on purpose
+def compile(
     graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
     decisions: dict[str, int] | None = None, tuning_logs: str | None = None,
     donate: Sequence[str] | None = None,

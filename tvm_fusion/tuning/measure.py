@@ -34,10 +34,10 @@ def build_kernel(mod, target, _params=None):
     from tvm.driver import build as tvm_build
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
-    from tvm_fusion.prefetch import insert_prefetches
+    from tvm_fusion.alignment import finalize
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm_build(insert_prefetches(mod), target=target)
+    return tvm_build(finalize(mod), target=target)
 
 
 def alloc_in_range_arguments(device, args_info, alloc_repeat: int):
