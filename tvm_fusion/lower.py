@@ -25,6 +25,7 @@ from tvm.s_tir import SBlock, SBlockRealize
 
 from .graph import Node, Tensor
 from .ops import OPS, ScatterStage
+from .ops.fp16 import extremum_rounded_once, rounded_once_source
 from .ops.scatter import update_block
 
 
@@ -78,7 +79,11 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
                 raise NotImplementedError(
                     f"node '{node.name}' reads the output of scatter '{stage.node.name}' inside "
                     "the same kernel; a scatter must end its kernel")
-        result = OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])
+        source = rounded_once_source(node, nodes, outputs)
+        if source is not None:  # max/min of an fp16 op: rounded once per output, same bits
+            result = extremum_rounded_once(node, source, [te_of[id(t)] for t in source.inputs])
+        else:
+            result = OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])
         if isinstance(result, ScatterStage):
             if node.name in donated:  # no copy: the update writes into the data's buffer
                 result = dataclasses.replace(result, copy=te_of[id(node.inputs[0])])

@@ -27,11 +27,18 @@ REDUCERS = {
 
 def reduce_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     (x,) = inputs
-    x_shape = node.inputs[0].shape
-    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
     dtype = dtype_of(x)
     exact = node.op in ("reduce_max", "reduce_min")
     acc_dtype = dtype if exact else ACCUMULATOR.get(dtype, dtype)
+    finish = None if acc_dtype == dtype else (lambda value: cast(value, dtype))
+    return reduction(node, lambda index: cast(x[index], acc_dtype), acc_dtype, finish)
+
+
+def reduction(node: Node, element, acc_dtype: str, finish=None) -> te.Tensor:
+    """``node``'s reduction of ``element(input_index)`` in ``acc_dtype``; ``finish`` (e.g. a
+    rounding) and the mean's divide run per output in an epilogue stage."""
+    x_shape = node.inputs[0].shape
+    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
     reduce_axes = {d: te.reduce_axis((0, x_shape[d]), name=f"k{d}") for d in axes}
     reducer = REDUCERS[node.op]
 
@@ -45,10 +52,10 @@ def reduce_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
                     next(it)
             else:
                 index.append(next(it))
-        return reducer(cast(x[tuple(index)], acc_dtype), axis=list(reduce_axes.values()))
+        return reducer(element(tuple(index)), axis=list(reduce_axes.values()))
 
     shape = node.output.shape
-    needs_epilogue = node.op == "reduce_mean" or acc_dtype != dtype
+    needs_epilogue = node.op == "reduce_mean" or finish is not None
     acc = te.compute(shape, body, name=f"{node.name}_acc" if needs_epilogue else node.name)
     if not needs_epilogue:
         return acc
@@ -59,7 +66,7 @@ def reduce_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
         if node.op == "reduce_mean":
             n = tirx.const(count, acc_dtype)
             value = tirx.truncdiv(value, n) if "int" in acc_dtype else value / n
-        return cast(value, dtype)
+        return value if finish is None else finish(value)
 
     return te.compute(shape, epilogue, name=node.name)
 
