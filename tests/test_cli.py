@@ -1,5 +1,6 @@
 """The command line: demo, analyze and explore print what they promise; bad usage exits 2."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,13 +9,33 @@ import pytest
 
 from tvm_fusion import cli, schedules
 
+RATIO = re.compile(r"(\d+\.\d\dx|same) \[(\d+\.\d\d)-(\d+\.\d\d)\]")  # "1.23x [1.18-1.27]"
+
 
 def test_demo_prints_analysis_then_a_checked_table(capsys):
-    assert cli.main(["demo", "W5s", "W1s", "--repeat", "2"]) == 0
+    assert cli.main(["demo", "W5s", "W1s", "--repeat", "3", "--no-logs"]) == 0
     out = capsys.readouterr().out
     assert out.index("split analysis of 'W5s'") < out.index("unfused/fused")
     assert "W1s" in out and "W5s" in out and "numpy/fused" in out
     assert "FAIL" not in out and out.count(" ok ") == 2
+    for line in out.splitlines():
+        if line.startswith(("W1s ", "W5s ")):  # no record: fused is not compared with itself
+            assert "= fused" in line and "no record" in line
+            assert len(RATIO.findall(line)) == 2  # unfused/fused and numpy/fused, with spread
+    assert "no record applied: untuned = fused" in out and "interleaved rounds" in out
+    for ratio, low, high in RATIO.findall(out):
+        assert float(low) <= float(high)
+        assert ratio == "same" or float(low) <= float(ratio[:-1]) <= float(high)
+        if ratio == "same":
+            assert float(low) <= 1.0 <= float(high) or 0.98 <= float(low) <= 1.02
+
+
+def test_compile_without_records_says_so_instead_of_a_ratio(capsys):
+    assert cli.main(["compile", "W4s", "--no-logs", "--repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "check against numpy: ok" in out
+    assert "no record applied: untuned = fused" in out
+    assert not re.search(r"\d\.\d\dx", out)  # the default schedule is not its own speedup
 
 
 def test_analyze_w5_for_8_cores(capsys):
@@ -60,7 +81,7 @@ def test_a_copied_template_runs_as_documented(tmp_path, imports):
     path.write_text(source)
     result = subprocess.run([str(TVM_FUSION), "explore", "W3s", "--template", str(path),
                              "--show", "", "--repeat", "2"],
-                            capture_output=True, text=True, cwd=tmp_path)
+                            check=False, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "[template: my-transpose]" in result.stdout
     assert "check against numpy: ok" in result.stdout
@@ -85,13 +106,13 @@ def test_bad_knob_and_bad_template_exit_2(capsys):
 
 def test_unknown_workload_exits_2_without_traceback():
     result = subprocess.run([sys.executable, "-m", "tvm_fusion.cli", "demo", "W9"],
-                            capture_output=True, text=True)
+                            check=False, capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown workload 'W9'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "tvm_fusion.cli", "--help"],
-                            capture_output=True, text=True)
+                            check=False, capture_output=True, text=True)
     assert result.returncode == 0
     assert all(c in result.stdout for c in ("demo", "analyze", "explore"))

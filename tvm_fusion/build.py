@@ -179,7 +179,10 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
                    lambda k: schedule_group(k, group, target, template, decisions, donated),
                    donated)
     if tuning_logs is not None:
-        why = f"no tuning record for this target and workload ({folder})" if folder else \
+        from .tuning.records import default_stays
+
+        why = default_stays(folder) if folder else None
+        why = why or f"no tuning record for this target and workload ({folder})" if folder else \
             "a template or decisions were forced" if not donation[1] else \
             "the input is donated (records are for the out-of-place kernel)"
         built = dataclasses.replace(built, record=f"{why}: default schedule")
@@ -188,13 +191,21 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
 
 def _tuned_build(group: FusionGroup, target, tuning_logs):
     """``(kernel built from the best record, records folder)``; ``None`` when no record."""
-    from .tuning.records import count_records, open_database, record_dir, record_seconds
+    from .tuning.records import (
+        count_records,
+        default_stays,
+        open_database,
+        record_dir,
+        record_seconds,
+        verdict_note,
+    )
 
     template = schedules.choose(template_context(group, target))
     folder = record_dir(tuning_logs, target, group, template.NAME)
     count = count_records(folder)
-    if count == 0:
+    if count == 0 or default_stays(folder):  # none, or not faster than the default here
         return None, folder
+    note = verdict_note(folder)
 
     def schedule(kernel: LoweredKernel) -> Scheduled:
         database = open_database(folder)
@@ -206,10 +217,10 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
         seconds = record_seconds(record.run_secs)
         return Scheduled(sch.mod, f"tuned:{template.NAME}", None, str(sch.trace), (),
                          f"best of {count} records applied ({seconds * 1e6:.1f} us "
-                         f"measured when tuned) from {folder}")
+                         f"measured when tuned) from {folder}{note}")
 
     key = (kernel_signature(group.nodes, group.outputs), str(target), "tuned", str(folder),
-           count)
+           count, note)
     return _build(key, target, group.nodes, group.outputs, schedule), folder
 
 

@@ -22,14 +22,15 @@ def _demo(args: argparse.Namespace) -> int:
     logs = None if args.no_logs else args.logs
     print(f"tvm-fusion demo on {as_target(None)}\n")
     print(analyze(workloads.graph(names[0]), cores=num_cores()))
+    timing = (f"Latency = median of {args.repeat} interleaved rounds (fused, untuned, "
+              "unfused and numpy in turn in every round), inputs in memory.\n")
     print(f"fused: one kernel per fusion group, scheduled from the tuning records in {logs} "
-          f"when they match this CPU, else by its template; untuned: the same kernel with the "
-          f"template's default schedule; unfused: one kernel per op (simple schedules). "
-          f"Latency = median of {args.repeat} repeats, inputs in memory.\n"
+          f"when they match this CPU and beat the default in process, else by its template; "
+          f"untuned: the same kernel with the template's default schedule; unfused: one "
+          f"kernel per op (simple schedules). " + timing
           if logs else
-          f"fused: one kernel per fusion group, template schedules (no tuning records); "
-          f"unfused: one kernel per op (simple schedules). Latency = median of {args.repeat} "
-          f"repeats, inputs in memory.\n")
+          "fused: one kernel per fusion group, template schedules (no tuning records); "
+          "unfused: one kernel per op (simple schedules). " + timing)
     rows = []
     for name in names:
         print(f"  {name}: compiling fused and unfused, checking against numpy, timing ...",
@@ -108,11 +109,18 @@ def _compile(args: argparse.Namespace) -> int:
     arrays = {**arrays, **{name: arrays[name].copy() for name in donate or ()}}  # overwritten
     ok, error = compare(fn(**arrays), [expected])
     print(f"check against numpy: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
-    seconds = fn.benchmark(**arrays, repeat=args.repeat)
-    default_seconds = default.benchmark(**arrays, repeat=args.repeat)
-    print(f"median latency: {seconds * 1e3:.4f} ms; template default schedule "
-          f"{default_seconds * 1e3:.4f} ms ({default_seconds / seconds:.2f}x); "
-          f"{args.repeat} repeats")
+    if not any(s.startswith("tuned:") for s in fn.schedules):
+        seconds = fn.benchmark(**arrays, repeat=args.repeat)
+        print(f"median latency: {seconds * 1e3:.4f} ms over {args.repeat} repeats; template "
+              "default schedule: no record applied: untuned = fused")
+        return EXIT_OK if ok else EXIT_CHECK_FAILED
+    from .timing import interleaved, ratios
+
+    tuned, untuned = interleaved([lambda f=f: f.benchmark(**arrays, repeat=3)
+                                  for f in (fn, default)], args.repeat)
+    print(f"median latency: {tuned.median * 1e3:.4f} ms; template default schedule "
+          f"{untuned.median * 1e3:.4f} ms; default/tuned {ratios(tuned, untuned)} "
+          "(interleaved rounds)")
     return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
@@ -131,8 +139,8 @@ def _rpc_settings(text: str | None):
 def _tune(args: argparse.Namespace) -> int:
     import time
 
+    from . import workloads
     from .tuning import tune
-    from .tuning.tuner import confirm_best
 
     start = time.time()
 
@@ -149,33 +157,31 @@ def _tune(args: argparse.Namespace) -> int:
     results = []
     for name in args.workloads:
         graph = _graph_of(name)
+        inputs = None if name.endswith(".onnx") else workloads.inputs(name)  # real indices
         budget = None if args.time_budget is None else args.time_budget - (time.time() - start)
         print(f"tuning {name}: {args.trials} trials per group, records in {args.logs}")
         results += [(name, r) for r in tune(graph, trials=args.trials, time_budget_s=budget,
                                             log_dir=args.logs, runner=runner,
-                                            progress=progress)]
+                                            progress=progress, inputs=inputs,
+                                            keep_best=args.keep_best)]
         print()
-    if args.keep_best:
-        print(f"re-measuring each group's best records (3 more runs each) to keep the "
-              f"{args.keep_best} best ...")
-        for name, r in results:
-            if r.folder is not None:
-                kept = confirm_best(r.folder, keep=args.keep_best, runner=runner)
-                print(f"  {name} {r.group}: kept {len(kept)}, re-measured best "
-                      f"{kept[0] * 1e6:.1f} us (logged {r.best_seconds * 1e6:.1f} us)")
     header = f"{'workload':<10}  {'group':<36}  {'template':<18}  {'default us':>10}  " \
-             f"{'best us':>9}  {'speedup':>7}  {'trials':>6}  {'wall s':>6}"
+             f"{'best us':>9}  {'runner':>7}  {'trials':>6}  {'wall s':>6}  in process"
     print(header)
     print("-" * len(header))
     for name, r in results:
         best = f"{r.best_seconds * 1e6:.1f}" if r.best_seconds else "-"
         speedup = f"{r.default_seconds / r.best_seconds:.2f}x" if r.best_seconds else "-"
         note = f"  ({r.stopped})" if r.stopped not in ("", "trials reached") else ""
+        checked = "-" if r.in_process is None else \
+            ("applied: " if r.in_process.applies else "default stays: ") + r.in_process.why
         print(f"{name[:10]:<10}  {r.group[:36]:<36}  {r.template:<18}  "
               f"{r.default_seconds * 1e6:>10.1f}  {best:>9}  {speedup:>7}  {r.trials:>6}  "
-              f"{r.wall_seconds:>6.0f}{note}")
-    print(f"total wall time {time.time() - start:.0f} s (default and best: medians measured by "
-          "the tuner's runner; best is the best of many noisy trials, see --keep-best)")
+              f"{r.wall_seconds:>6.0f}  {checked}{note}")
+    print(f"total wall time {time.time() - start:.0f} s (default, best and runner speedup: "
+          "medians measured by the tuner's runner, best of many noisy trials, see "
+          "--keep-best; in process: the best record against the default timed in this "
+          "process, interleaved, which decides whether compile applies it)")
     return EXIT_OK
 
 
@@ -237,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("workloads", nargs="*", metavar="WORKLOAD",
                       help="workloads to run (default: W5 W1 W2 W3 W4 P1..P5; the s and l "
                            "forms too, e.g. W1s, P2l)")
-    demo.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
+    demo.add_argument("--repeat", type=_positive_int, default=15,
+                      help="interleaved timing rounds (default 15)")
     _logs_arguments(demo)
     demo.set_defaults(run=_demo)
 
@@ -338,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="afterwards, re-measure each group's best records and keep only the "
                          "K best, with their new measurements (for shipping records: the best "
                          "of many noisy trials is biased low; a later tune restarts its count "
-                         "from K)")
+                         "from K); the in-process check runs after it")
     tn.set_defaults(run=_tune)
 
     cp = sub.add_parser("compile", help="compile with the tuning records, check and time",
@@ -349,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "onnx.reference and onnxruntime for models) and print the "
                                     "median latency beside the default schedule's.")
     cp.add_argument("workload", help="W1..W5, P1..P5 (s and l forms too), or a model.onnx file")
-    cp.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
+    cp.add_argument("--repeat", type=_positive_int, default=15,
+                    help="timing repeats; with a record applied, interleaved rounds of "
+                         "tuned and default (default 15)")
     _logs_arguments(cp)
     _donate_argument(cp)
     cp.set_defaults(run=_compile)

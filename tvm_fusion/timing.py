@@ -1,17 +1,30 @@
-"""Timing helpers: medians of repeats, each repeat long enough to beat timer noise."""
+"""Timing helpers: medians of repeats, interleaved contests, ratios with their spread.
+
+- :func:`sample_seconds` / :func:`median_seconds`: seconds per ``run()``, each repeat long
+  enough to beat timer noise. The tuner's runner times candidates with the same function
+  (``tuning/measure.py``), so its numbers compare with in-process ones.
+- :func:`interleaved`: several contestants sampled in turn within each round, so a slow
+  phase of the (shared, 2-core) machine hits all of them alike; per contestant the median
+  and spread over the rounds.
+- :func:`compare`: two contestants' per-round ratios as text: ``"1.23x (1.18-1.27 over 7
+  rounds)"``, or ``"same within noise (...)"`` when the ratios straddle 1.
+"""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+MIN_EFFECT = 0.02  # a median ratio within 2 % of 1 is never called a difference
 
 
-def median_seconds(run: Callable[[], object], *, repeat: int = 15,
-                   min_repeat_seconds: float = 0.005) -> float:
-    """Median wall time of one ``run()``, over ``repeat`` repeats of ``number`` calls each.
+def sample_seconds(run: Callable[[], object], *, repeat: int = 15,
+                   min_repeat_seconds: float = 0.005) -> list[float]:
+    """Seconds per ``run()`` in each of ``repeat`` repeats of ``number`` calls.
 
-    ``number`` is chosen after a warm-up call so that one repeat lasts at least
+    ``number`` is chosen after one warm-up call so that a repeat lasts at least
     ``min_repeat_seconds``.
     """
     start = time.perf_counter()
@@ -24,4 +37,93 @@ def median_seconds(run: Callable[[], object], *, repeat: int = 15,
         for _ in range(number):
             run()
         samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+    return samples
+
+
+def median_seconds(run: Callable[[], object], *, repeat: int = 15,
+                   min_repeat_seconds: float = 0.005) -> float:
+    """Median of :func:`sample_seconds`."""
+    return statistics.median(sample_seconds(run, repeat=repeat,
+                                            min_repeat_seconds=min_repeat_seconds))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One contestant's samples (seconds per call), one per round."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """The interquartile range of the samples (seconds)."""
+        return quartiles(self.samples)
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """``(first quartile, third quartile)``; both the value itself for one value."""
+    if len(values) == 1:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
+
+
+def interleaved(samplers: Sequence[Callable[[], float]], rounds: int = 7) -> list[Timing]:
+    """Sample every contestant once per round, in turn; one :class:`Timing` per sampler.
+
+    A sampler returns one measurement in seconds, e.g.
+    ``lambda: median_seconds(run, repeat=3)`` or ``lambda: fn.benchmark(**arrays, repeat=3)``.
+    """
+    if rounds < 1:
+        raise ValueError(f"interleaved: rounds must be >= 1, got {rounds}")
+    samples: list[list[float]] = [[] for _ in samplers]
+    for _ in range(rounds):
+        for values, sample in zip(samples, samplers):
+            values.append(float(sample()))
+    return [Timing(tuple(values)) for values in samples]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How much slower ``b`` is than ``a`` per round: ratio = b / a (> 1: ``a`` is faster)."""
+
+    ratio: float  # median of the per-round ratios
+    low: float  # their first quartile
+    high: float  # their third quartile
+    rounds: int
+
+    @property
+    def significant(self) -> bool:
+        """The middle half of the per-round ratios lies on one side of 1, and the median
+        is at least ``MIN_EFFECT`` away from it."""
+        return (self.low > 1 or self.high < 1) and abs(self.ratio - 1) >= MIN_EFFECT
+
+    def short(self) -> str:
+        """For a table cell: ``"1.23x [1.18-1.27]"`` or ``"same [0.99-1.02]"``."""
+        spread = f"[{self.low:.2f}-{self.high:.2f}]"
+        return f"{self.ratio:.2f}x {spread}" if self.significant else f"same {spread}"
+
+    def __str__(self) -> str:
+        spread = f"{self.low:.2f}-{self.high:.2f} IQR over {self.rounds} rounds"
+        if not self.significant:
+            return f"same within noise ({self.ratio:.2f}x, {spread})"
+        return f"{self.ratio:.2f}x ({spread})"
+
+
+def ratios(a: Timing, b: Timing) -> Comparison:
+    """Per-round ratios ``b / a`` (the two timed in the same rounds by :func:`interleaved`)."""
+    if len(a.samples) != len(b.samples):
+        raise ValueError(f"compare: {len(a.samples)} vs {len(b.samples)} rounds; time both "
+                         "with one interleaved() call")
+    per_round = [tb / ta for ta, tb in zip(a.samples, b.samples)]
+    low, high = quartiles(per_round)
+    return Comparison(statistics.median(per_round), low, high, len(per_round))
+
+
+def compare(a: Timing, b: Timing) -> str:
+    """``b``'s time over ``a``'s, as printed: ``"1.23x (1.18-1.27 IQR over 7 rounds)"``, or
+    ``"same within noise (...)"``."""
+    return str(ratios(a, b))

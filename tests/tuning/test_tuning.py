@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -133,6 +134,9 @@ def test_cli_compile_says_which_record_it_applied(tuned, capsys):
     out = capsys.readouterr().out
     assert "tuned:reduction-rooted" in out and "records applied" in out
     assert "check against numpy: ok" in out
+    assert "faster" in out  # the in-process check the record passed
+    # tuned and default timed in interleaved rounds: a ratio with its spread, or no difference
+    assert re.search(r"default/tuned (\d+\.\d\dx|same within noise) \(.*IQR over 3 rounds", out)
     assert cli.main(["compile", "W1s", "--no-logs", "--repeat", "3"]) == 0
     out = capsys.readouterr().out
     assert "(reduction-rooted)" in out and "records applied" not in out

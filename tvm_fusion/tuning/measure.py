@@ -5,18 +5,26 @@
   starts fresh workers for every round: each round would pay that import, and with the
   default 30 s timeout every build can time out. Nothing on a CPU needs those intrinsics, so
   our build function skips the import; otherwise it is MetaSchedule's default build.
-- **Arguments** (``alloc_in_range_arguments``): MetaSchedule fills every argument with random
+- **Arguments** (:class:`KernelArguments`): MetaSchedule fills every argument with random
   bits. Our scatter kernels do no bounds checks (``compile`` checks indices before running), so
   random int64 indices write far outside the output and kill the runner ("Subprocess
-  terminated", every trial scored 1e10). Integers are filled with zeros (always a valid
-  index); floats with random values.
-- **Evaluator** (``EVALUATOR``): each candidate runs ``repeat=5`` times, each repeat timing
-  ``number=3`` calls and lasting at least ``min_repeat_ms=20`` ms; the record keeps the 5
-  repeat means and candidates are ranked by their median, so a one-off hiccup of the
-  (noisy, 2-core) machine does not pick the winner. Caches are not flushed: fused kernels are
-  measured warm, as they run in a model.
-- **Runner**: ``"local"`` (a worker process on this machine) or :class:`RPCSettings` (a device
-  registered with a TVM RPC tracker, for tuning another machine's CPU).
+  terminated", every trial scored 1e10). Index inputs hold the values the workload itself
+  uses when the tuner is given them (``tune(inputs=)``; the CLI passes a workload's own),
+  else unique in-range positions drawn from the graph's index checks (zeros, the old
+  filling, sent every scatter update to row 0: W4 measured 7 % faster than on its real
+  indices); other integers are zeros, floats standard normal (seeded). The in-process check
+  (``verify.py``) runs on the very same arguments.
+- **Timing** (:func:`run_evaluator`): the local runner times candidates as the process does
+  (``tvm_fusion.timing.sample_seconds``: Python calls of the kernel after a warm-up, each of
+  ``repeat`` samples at least ``min_repeat_ms`` long), not with TVM's ``time_evaluator``,
+  which leaves out the ~1 us call overhead every in-process call pays (s forms: runner 3.4
+  vs in process 4.2 us). Its 5 repeat values are the record; candidates are ranked by their
+  median. Caches are not flushed: fused kernels are measured warm, as they run in a model.
+  The RPC runner keeps ``time_evaluator`` (``number=3``): a Python loop would time the network.
+- **Runner**: ``"local"`` (a worker process on this machine; it inherits ``TVM_NUM_THREADS``,
+  which ``import tvm_fusion`` sets, so it runs on as many threads as the process) or
+  :class:`RPCSettings` (a device registered with a TVM RPC tracker, for tuning another
+  machine's CPU).
 """
 
 from __future__ import annotations
@@ -40,37 +48,75 @@ def build_kernel(mod, target, _params=None):
     return tvm_build(finalize(mod), target=target)
 
 
+class KernelArguments:
+    """The runner's argument allocator (picklable: it travels to the runner's worker).
+
+    ``values`` maps a parameter position to its integer values (index inputs); integer
+    parameters without values are zeros, floats standard normal from ``seed``.
+    """
+
+    def __init__(self, values: dict[int, np.ndarray] | None = None, seed: int = 0) -> None:
+        self.values = dict(values or {})
+        self.seed = seed
+
+    def __call__(self, device, args_info, alloc_repeat: int) -> list[list]:
+        import tvm
+
+        rng = np.random.default_rng(self.seed)
+        repeated = []
+        for _ in range(alloc_repeat):
+            args = []
+            for position, (kind, dtype, shape) in enumerate(args_info):
+                if kind != "TENSOR":
+                    raise NotImplementedError(f"argument kind {kind}")
+                args.append(tvm.runtime.tensor(self._value(position, dtype, tuple(shape), rng),
+                                               device))
+            repeated.append(args)
+        return repeated
+
+    def _value(self, position: int, dtype: str, shape: tuple, rng) -> np.ndarray:
+        if "int" in dtype or dtype == "bool":
+            given = self.values.get(position)
+            if given is None:
+                return np.zeros(shape, dtype)
+            if given.shape != shape:
+                raise ValueError(f"kernel argument {position}: index values of shape "
+                                 f"{given.shape} given for a parameter of shape {shape}")
+            return given.astype(dtype)
+        return rng.standard_normal(shape).astype(dtype)
+
+
+class RPCKernelArguments(KernelArguments):
+    """:class:`KernelArguments` with the RPC runner's signature (a session first)."""
+
+    def __call__(self, _session, device, args_info, alloc_repeat: int) -> list[list]:
+        return super().__call__(device, args_info, alloc_repeat)
+
+
 def alloc_in_range_arguments(device, args_info, alloc_repeat: int):
-    import tvm
-
-    rng = np.random.default_rng(0)
-    repeated = []
-    for _ in range(alloc_repeat):
-        args = []
-        for kind, dtype, shape in args_info:
-            if kind != "TENSOR":
-                raise NotImplementedError(f"argument kind {kind}")
-            shape = tuple(shape)
-            if "int" in dtype or dtype == "bool":
-                value = np.zeros(shape, dtype)
-            else:
-                value = rng.standard_normal(shape).astype(dtype)
-            args.append(tvm.runtime.tensor(value, device))
-        repeated.append(args)
-    return repeated
+    """Arguments with integer inputs all zeros (no index values known)."""
+    return KernelArguments()(device, args_info, alloc_repeat)
 
 
-def kernel_arguments(mod) -> list:
-    """In-range arguments (as the runner allocates them) for ``mod``'s parameters, on the
-    host CPU: for timing a kernel in this process like for like with its records."""
+def kernel_arguments(mod, arguments: KernelArguments | None = None) -> list:
+    """The runner's arguments for ``mod``'s parameters, on the host CPU: for timing a kernel
+    in this process like for like with its records."""
     import tvm
 
     info = [("TENSOR", str(p.dtype), [int(d) for d in p.shape]) for p in mod["main"].params]
-    return alloc_in_range_arguments(tvm.cpu(), info, 1)[0]
+    return (arguments or KernelArguments())(tvm.cpu(), info, 1)[0]
 
 
-def rpc_alloc_in_range_arguments(_session, device, args_info, alloc_repeat: int):
-    return alloc_in_range_arguments(device, args_info, alloc_repeat)
+def run_evaluator(rt_mod, _device, evaluator_config, repeated_args) -> list[float]:
+    """Time ``rt_mod``'s entry as the process does (``timing.sample_seconds``)."""
+    from tvm_fusion.timing import sample_seconds
+
+    function = rt_mod[rt_mod.entry_name]
+    costs = []
+    for args in repeated_args:
+        costs += sample_seconds(lambda a=args: function(*a), repeat=evaluator_config.repeat,
+                                min_repeat_seconds=evaluator_config.min_repeat_ms / 1e3)
+    return costs
 
 
 @dataclass(frozen=True)
@@ -91,19 +137,23 @@ def make_builder():
     return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, f_build=build_kernel)
 
 
-def make_runner(runner: str | RPCSettings = "local"):
+def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments | None = None):
+    """MetaSchedule's runner, allocating ``arguments`` (default: no index values known)."""
     from tvm.s_tir import meta_schedule as ms
+
+    arguments = arguments or KernelArguments()
 
     evaluator = ms.runner.EvaluatorConfig(**EVALUATOR)
     if runner == "local":
-        return ms.runner.LocalRunner(evaluator_config=evaluator,
-                                     f_alloc_argument=alloc_in_range_arguments)
+        return ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=arguments,
+                                     f_run_evaluator=run_evaluator)
     if isinstance(runner, RPCSettings):
         config = ms.runner.RPCConfig(tracker_host=runner.tracker_host,
                                      tracker_port=runner.tracker_port,
                                      tracker_key=runner.device_key,
                                      session_timeout_sec=runner.session_timeout_s)
         return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator,
-                                   f_alloc_argument=rpc_alloc_in_range_arguments,
+                                   f_alloc_argument=RPCKernelArguments(arguments.values,
+                                                                       arguments.seed),
                                    max_workers=runner.max_workers)
     raise ValueError(f"runner must be 'local' or an RPCSettings, got {runner!r}")

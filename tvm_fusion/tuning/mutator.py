@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 
 from tvm import s_tir
-from tvm.s_tir.meta_schedule.mutator import PyMutator
 from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.mutator import PyMutator
 
 SAMPLE_KINDS = ("SamplePerfectTile", "SampleCategorical")
 

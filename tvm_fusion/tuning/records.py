@@ -132,3 +132,41 @@ def best_logged_seconds(folder: Path) -> float | None:
     """The median latency of the best measured record in ``folder``, as MetaSchedule logged."""
     return min((seconds for seconds, _ in measured(folder)), default=None)
 
+
+
+VERDICT_FILE = "verdict.json"  # the in-process check of the best record (``verify.py``)
+
+
+def write_verdict(folder: Path, *, applies: bool, why: str, tuned_hash: int) -> None:
+    """Record whether the best record beat the default schedule in process."""
+    (folder / VERDICT_FILE).write_text(json.dumps(
+        {"applies": applies, "why": why, "tuned_hash": str(tuned_hash)}, indent=2) + "\n")
+
+
+def read_verdict(folder: Path) -> dict | None:
+    """The verdict of the last in-process check, or ``None`` (never checked, or records
+    changed since: ``confirm_best`` drops it)."""
+    path = folder / VERDICT_FILE
+    if not path.exists():
+        return None
+    try:
+        verdict = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return verdict if isinstance(verdict, dict) and "applies" in verdict else None
+
+
+def default_stays(folder: Path) -> str | None:
+    """Why no record of ``folder`` is applied (the default schedule stays), or ``None``."""
+    verdict = read_verdict(folder)
+    if verdict is None or verdict["applies"]:
+        return None
+    return f"no record applied: {verdict['why']} ({folder})"
+
+
+def verdict_note(folder: Path) -> str:
+    """What the in-process check said of an applied record, for ``compile``'s notice."""
+    verdict = read_verdict(folder)
+    if verdict is None:
+        return "; not checked against the default in process (tuned before that check)"
+    return f"; {verdict['why']}"

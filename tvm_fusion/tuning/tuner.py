@@ -14,7 +14,11 @@ and evolutionary search. What it does silently, we make explicit:
   round (resume);
 - the template's default schedule is measured through the same builder and runner (the
   ``default_seconds`` reported) and committed as the first record, so the search starts from
-  the heuristic and the best record is never worse than it;
+  the heuristic;
+- the runner measures what the call runs: the workload's own index values (or unique
+  in-range ones), timed like the process times (``measure.py``); and the best record is then
+  timed in this process against the default, interleaved, and applied by ``compile`` only
+  when faster beyond noise (``verify.py``);
 - tuning runs in rounds of ``batch`` trials, each committed to the JSON database before the
   next starts, so a killed run loses at most the round in flight, and a rerun continues the
   trial count from the records;
@@ -26,12 +30,12 @@ and evolutionary search. What it does silently, we make explicit:
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 
 from .. import schedules
 from ..build import template_context
@@ -41,18 +45,29 @@ from ..lower import lower
 from ..target import as_target
 from .measure import RPCSettings, make_builder, make_runner
 from .mutator import MutateTemplateDecision
-from .records import (RECORD_FILE, count_records, count_valid_records, is_measured,
-                      open_database, record_dir, record_seconds, write_manifest)
+from .records import (
+    count_records,
+    count_valid_records,
+    is_measured,
+    open_database,
+    record_dir,
+    record_seconds,
+    write_manifest,
+)
+from .verify import (
+    InProcess,
+    TuningError,
+    check_in_process,
+    confirm_best,
+    group_arguments,
+    measure_default,
+)
 
 MUTATOR_PROBS = {"tile": 0.5, "template": 0.5}  # MutateTileSize vs MutateTemplateDecision
 # A template space holds tens to hundreds of points, not the generic space's millions: a
 # population of 128 (MetaSchedule's default: 512) covers it, and each member costs a Python
 # template run (~5 ms), so the default population made the search 10 s of a 14 s round.
 SEARCH = {"population_size": 128, "init_min_unmeasured": 32}
-
-
-class TuningError(RuntimeError):
-    """A tuning round produced no measured record."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ class GroupTuning:
     wall_seconds: float
     warm_start: int = 0  # measured records the cost model was trained on before round one
     stopped: str = ""  # why the group stopped: trials reached, time budget, space exhausted
+    in_process: InProcess | None = None  # best record vs default timed here (local runner)
 
 
 def template_space(group: FusionGroup, target, template, seed: int = 0):
@@ -116,6 +132,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
          log_dir: str | Path = "tuning_logs", runner: str | RPCSettings = "local",
          seed: int = 0, batch: int = 8,
          progress: Callable[[str, int, int, float | None, float, int], None] | None = None,
+         inputs: dict[str, np.ndarray] | None = None, keep_best: int | None = None,
          ) -> list[GroupTuning]:
     """Tune every fusion group of ``graph``; records go to ``log_dir``.
 
@@ -141,22 +158,31 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     progress : callable, optional
         ``progress(group, done, total, best_seconds, elapsed_seconds, new_trials)`` after
         each round (``done`` counts earlier records too; ``new_trials`` only this run's).
+    inputs : dict, optional
+        The graph's inputs by name (e.g. ``workloads.inputs(name)``): integer (index) inputs
+        are measured with these values; without them, unique in-range positions.
+    keep_best : int, optional
+        Afterwards, re-measure the best records through the runner and keep this many
+        (:func:`confirm_best`).
 
     Returns
     -------
     list[GroupTuning]
+        With the local runner, each group's best record was then timed in this process
+        against the default schedule (``in_process``): ``compile(tuning_logs=)`` applies it
+        only when it was faster beyond noise.
     """
-    from tvm.s_tir import meta_schedule as ms
-
     target = as_target(target)
     start = time.time()
-    builder, runner = make_builder(), make_runner(runner)
+    builder = make_builder()
     results = []
     for group in fuse(graph, live_nodes(graph)):
         group_start = time.time()
         template = schedules.choose(template_context(group, target))
-        mod = lower(group.nodes, group.outputs).mod
-        default = measure_default(mod, group, target, template, builder, runner)
+        kernel = lower(group.nodes, group.outputs)
+        arguments = group_arguments(graph, kernel, inputs, seed)
+        group_runner = make_runner(runner, arguments)
+        default = measure_default(kernel.mod, group, target, template, builder, group_runner)
         default_seconds = record_seconds(default.run_secs)
         if template is schedules.fallback:  # no knobs: nothing to search
             results.append(GroupTuning(group.name, template.NAME, None, 0, 0, default_seconds,
@@ -164,125 +190,69 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
             continue
         folder = record_dir(log_dir, target, group, template.NAME)
         write_manifest(folder, graph.name, group, template.NAME)
+        before, done, warm, stopped = _search(
+            group, template, kernel.mod, default, folder, target, trials, batch, seed,
+            builder, group_runner, lambda: time_budget_s is not None and
+            time.time() - start > time_budget_s,
+            progress and (lambda d, b, new, name=group.name: progress(
+                name, d, trials, b, time.time() - start, new)))
+        if keep_best:
+            confirm_best(folder, target=target, keep=keep_best, runner=runner,
+                         arguments=arguments)
+        checked = None
+        if runner == "local":
+            checked = check_in_process(folder, kernel.mod, default.mod, target, arguments)
         database = open_database(folder)
-        before = done = count_records(folder)
-        valid_before = count_valid_records(folder)
-        space = template_space(group, target, template, seed)
-        model = cost_model(warmup=min(batch, trials))
-        if done == 0:  # the search starts from the heuristic, and never ships worse than it
-            database.commit_tuning_record(ms.database.TuningRecord(
-                default.trace, database.commit_workload(mod), default.run_secs, target,
-                default.args_info))
-            done = count_records(folder)
-        warm = warm_start(model, database, mod, target, space) if done < trials else 0
-        stopped = "trials reached"
-        while done < trials:
-            if time_budget_s is not None and time.time() - start > time_budget_s:
-                stopped = "time budget"
-                break
-            n = min(batch, trials - done)
-            quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
-            ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
-                        num_trials_per_iter=n, space=space, database=database,
-                        cost_model=model, builder=builder, runner=runner, seed=seed + done,
-                        strategy=ms.search_strategy.EvolutionarySearch(**SEARCH))
-            now, valid = count_records(folder), count_valid_records(folder)
-            if now == done:
-                stopped = "space exhausted"
-                logging.getLogger(__name__).warning(
-                    "group %s: the search found no unmeasured candidate after %d trials; "
-                    "stopping (the template's space is small)", group.name, done)
-                break
-            if valid == valid_before:
-                raise TuningError(
-                    f"group {group.name}: a round of {n} trials measured nothing (every "
-                    f"candidate failed to build or run); see {folder / 'work' / 'logs'}")
-            done, valid_before = now, valid
-            if progress:
-                progress(group.name, done, trials, _best_seconds(database, mod, target),
-                         time.time() - start, done - before)
-        results.append(GroupTuning(group.name, template.NAME, folder, done, done - before,
-                                   default_seconds, _best_seconds(database, mod, target),
-                                   time.time() - group_start, warm, stopped))
+        results.append(GroupTuning(group.name, template.NAME, folder, count_records(folder),
+                                   done - before, default_seconds,
+                                   _best_seconds(database, kernel.mod, target),
+                                   time.time() - group_start, warm, stopped, checked))
     return results
 
 
-def _measure(builder, runner, mod, target, args_info, runs: int = 1) -> list[float]:
-    """Build ``mod`` once and run it ``runs`` times through ``runner``; the measurements."""
+def _search(group, template, mod, default, folder, target, trials, batch, seed, builder,
+            runner, out_of_time, progress) -> tuple[int, int, int, str]:
+    """The rounds of one group: ``(records before, records after, warm start, why it
+    stopped)``."""
     from tvm.s_tir import meta_schedule as ms
 
-    (built,) = builder.build([ms.builder.BuilderInput(mod, target)])
-    if built.error_msg:
-        return []
-    device = "cpu" if target.kind.name == "llvm" else target.kind.name
-    seconds = []
-    for _ in range(runs):
-        (future,) = runner.run([ms.runner.RunnerInput(built.artifact_path, device, args_info)])
-        run_secs = future.result().run_secs
-        if is_measured(run_secs):
-            seconds += [float(s) for s in run_secs]
-    return seconds
-
-
-@dataclass(frozen=True)
-class DefaultMeasurement:
-    trace: object  # the template's default schedule, as a trace
-    run_secs: list
-    args_info: list
-
-
-def measure_default(mod, group, target, template, builder, runner) -> DefaultMeasurement:
-    """The template's default schedule, measured through the tuner's own builder and runner
-    (so its latency compares like for like with the records)."""
-    from tvm import s_tir
-    from tvm.s_tir import meta_schedule as ms
-
-    sch = s_tir.Schedule(mod)
-    template.apply(sch, template_context(group, target))
-    args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
-    seconds = _measure(builder, runner, sch.mod, target, args_info)
-    if not seconds:
-        raise TuningError(f"group {group.name}: the default schedule failed to build or run "
-                          "in the tuner's builder and runner")
-    return DefaultMeasurement(sch.trace, seconds, args_info)
-
-
-def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 4,
-                 runs: int = 3, runner: str | RPCSettings = "local") -> list[float]:
-    """Re-measure the best records of ``folder`` and keep the ``keep`` best of them.
-
-    The best of many noisy measurements is biased low (the winner's curse: on this noisy
-    2-core machine the logged best of 64 trials measured 0.97-1.44x its logged latency when
-    run again). The ``candidates`` best logged records are each built once and run
-    ``runs`` more times through the same runner; they are re-ranked on the median of those new
-    measurements, and the ``keep`` best are written back with the new measurements as their
-    ``run_secs`` (the old ones are dropped), so a shipped record's latency is one it
-    reproduces. Returns the kept records' new median latencies, best first.
-    """
-    from tvm.s_tir import meta_schedule as ms
-
-    target = as_target(target)
     database = open_database(folder)
-    records = [r for r in database.get_all_tuning_records() if is_measured(r.run_secs)]
-    records.sort(key=lambda r: record_seconds(r.run_secs))
-    builder, run = make_builder(), make_runner(runner)
-    confirmed = []
-    for record in records[:max(candidates, keep)]:
-        candidate = record.as_measure_candidate()
-        seconds = _measure(builder, run, candidate.sch.mod, target, candidate.args_info, runs)
-        if seconds:
-            confirmed.append((record_seconds(seconds), record, seconds))
-    confirmed.sort(key=lambda item: item[0])
-    if not confirmed:
-        raise TuningError(f"{folder}: no record could be re-measured")
-    (folder / RECORD_FILE).unlink()
-    fresh = open_database(folder)
-    for _, record, seconds in confirmed[:keep]:
-        workload = fresh.commit_workload(record.workload.mod)
-        fresh.commit_tuning_record(ms.database.TuningRecord(
-            record.trace, workload, seconds, record.target, record.args_info))
-    shutil.rmtree(folder / "work", ignore_errors=True)
-    return [median for median, _, _ in confirmed[:keep]]
+    before = done = count_records(folder)
+    valid_before = count_valid_records(folder)
+    space = template_space(group, target, template, seed)
+    model = cost_model(warmup=min(batch, trials))
+    if done == 0:  # the search starts from the heuristic, and never ships worse than it
+        database.commit_tuning_record(ms.database.TuningRecord(
+            default.trace, database.commit_workload(mod), default.run_secs, target,
+            default.args_info))
+        done = count_records(folder)
+    warm = warm_start(model, database, mod, target, space) if done < trials else 0
+    stopped = "trials reached"
+    while done < trials:
+        if out_of_time():
+            stopped = "time budget"
+            break
+        n = min(batch, trials - done)
+        quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
+        ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
+                    num_trials_per_iter=n, space=space, database=database,
+                    cost_model=model, builder=builder, runner=runner, seed=seed + done,
+                    strategy=ms.search_strategy.EvolutionarySearch(**SEARCH))
+        now, valid = count_records(folder), count_valid_records(folder)
+        if now == done:
+            stopped = "space exhausted"
+            logging.getLogger(__name__).warning(
+                "group %s: the search found no unmeasured candidate after %d trials; "
+                "stopping (the template's space is small)", group.name, done)
+            break
+        if valid == valid_before:
+            raise TuningError(
+                f"group {group.name}: a round of {n} trials measured nothing (every "
+                f"candidate failed to build or run); see {folder / 'work' / 'logs'}")
+        done, valid_before = now, valid
+        if progress:
+            progress(done, _best_seconds(database, mod, target), done - before)
+    return before, done, warm, stopped
 
 
 def quiet_metaschedule_console() -> None:
