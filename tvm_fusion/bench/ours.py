@@ -74,30 +74,42 @@ def tuned_records(graph, target, out_dir: Path, trials: int,
     return records, "; ".join(sources) or "no tunable group (fallback schedule only)"
 
 
-def our_peers(name: str, graph, arrays: dict[str, np.ndarray], target, out_dir: Path,
-              tune_trials: int, notes: list[str], say: Callable[[str], None]) -> list[Peer]:
-    """tuned, default and unfused (kernel and call each), and relaxed where it applies."""
+def tuned_peers(name: str, graph, arrays: dict[str, np.ndarray], target, out_dir: Path,
+                tune_trials: int, notes: list[str], say: Callable[[str], None]) -> list[Peer]:
+    """``tuned kernel`` and ``tuned call``: the best record of every group for this CPU."""
     records, source = tuned_records(graph, target, out_dir, tune_trials, say)
     say(f"  {name}: tuned records: {source}")
     tuned = compile_graph(graph, target=target, tuning_logs=str(records))
-    default = compile_graph(graph, target=target)
-    notes.append(f"{name}: tuned records: {source}; schedules tuned {'+'.join(tuned.schedules)}"
-                 f", default {'+'.join(default.schedules)}")
+    notes.append(f"{name}: tuned records: {source}; schedules {'+'.join(tuned.schedules)}")
     untuned = [k.nodes for k in tuned.kernels
                if not k.schedule.startswith("tuned:") and k.schedule != "fallback"]
     if untuned:
         notes.append(f"{name}: tuned = default schedule for {untuned} ({'; '.join(tuned.notices)})")
-    peers = compiled_peers("tuned", tuned, arrays)
-    peers += compiled_peers("default", default, arrays)
-    peers += compiled_peers("unfused", compile_graph(graph, target=target, fuse=False), arrays)
-    if name[:2] in HALF_PRECISION_FAMILIES:
-        if "precision" in inspect.signature(compile_graph).parameters:
-            relaxed = compile_graph(graph, target=target, precision="relaxed")
-            peers += compiled_peers("relaxed", relaxed, arrays)
-        else:
-            notes.append(f"{name}: relaxed skipped: this tvm_fusion.compile takes no "
-                         "`precision` parameter yet")
-    return peers
+    return compiled_peers("tuned", tuned, arrays)
+
+
+def untuned_peers(name: str, graph, arrays: dict[str, np.ndarray], target,
+                  notes: list[str]) -> list[Peer]:
+    """``default`` (fused, template default schedules) and ``unfused`` (one kernel per op),
+    kernel and call each."""
+    default = compile_graph(graph, target=target)
+    notes.append(f"{name}: default schedules {'+'.join(default.schedules)}")
+    return [*compiled_peers("default", default, arrays),
+            *compiled_peers("unfused", compile_graph(graph, target=target, fuse=False), arrays)]
+
+
+def relaxed_peers(name: str, graph, arrays: dict[str, np.ndarray], target,
+                  notes: list[str]) -> list[Peer]:
+    """``compile(graph, precision="relaxed")`` on the fp16 workloads (nothing elsewhere), with
+    a note while ``compile`` has no ``precision`` parameter."""
+    if name[:2] not in HALF_PRECISION_FAMILIES:
+        return []
+    if "precision" not in inspect.signature(compile_graph).parameters:
+        notes.append(f"{name}: relaxed skipped: this tvm_fusion.compile takes no `precision` "
+                     "parameter yet")
+        return []
+    relaxed = compile_graph(graph, target=target, precision="relaxed")
+    return compiled_peers("relaxed", relaxed, arrays)
 
 
 def donated_peers(name: str, graph, arrays: dict[str, np.ndarray], target,

@@ -113,6 +113,19 @@ def _numerics_notes(rows: list[dict]) -> list[str]:
     return lines
 
 
+NOISY_SPREAD = 0.5  # (max - min) / median over the rounds above which a median is flagged
+
+
+def _noise_notes(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        noisy = [f"{label} {entry['spread']:.0%}" for label, entry in row["contestants"].items()
+                 if entry["spread"] > NOISY_SPREAD]
+        if noisy:
+            lines.append(f"- {row['workload']}: {', '.join(noisy)}")
+    return lines
+
+
 def markdown(results: dict) -> str:
     rows = results["rows"]
     lines = [
@@ -142,6 +155,11 @@ def markdown(results: dict) -> str:
     numerics = _numerics_notes(rows)
     if numerics:
         lines += ["", f"Other numerics ({OTHER_NUMERICS}):", *numerics]
+    noisy = _noise_notes(rows)
+    if noisy:
+        lines += ["", (f"Noisy (spread (max - min) / median over the rounds above "
+                       f"{NOISY_SPREAD:.0%}; all spreads and samples are in peers.json):"),
+                  *noisy]
     if results["notes"]:
         lines += ["", *(f"- {note}" for note in results["notes"])]
     return "\n".join(lines) + "\n"

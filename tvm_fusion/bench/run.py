@@ -19,7 +19,7 @@ from ..settings import num_cores
 from ..target import host_target
 from .metaschedule import metaschedule_peer
 from .numerics import NumericsError, classify
-from .ours import donated_peers, our_peers
+from .ours import donated_peers, relaxed_peers, tuned_peers, untuned_peers
 from .peers import Peer, numpy_peer, onnxruntime_peers, relax_peer, torch_available, torch_peers
 from .roofline import COPY_BYTES, copy_bandwidth, donated_bytes, size_of, traffic
 from .timing import call_sampler, interleaved_medians, warm_heap
@@ -76,8 +76,12 @@ def setup_peers(name: str, graph, arrays, target, options: BenchOptions,
                 notes: list[str]) -> list[Peer]:
     """Every contestant of workload ``name`` (those that built)."""
     out = Path(options.out)
-    peers = _setup(name, "tvm-fusion tuned, default, unfused", lambda: our_peers(
+    peers = _setup(name, "tvm-fusion tuned", lambda: tuned_peers(
         name, graph, arrays, target, out, options.tune_trials, notes, say), notes)
+    peers += _setup(name, "tvm-fusion default and unfused", lambda: untuned_peers(
+        name, graph, arrays, target, notes), notes)
+    peers += _setup(name, "tvm-fusion relaxed", lambda: relaxed_peers(
+        name, graph, arrays, target, notes), notes)
     peers += _setup(name, "numpy", lambda: [numpy_peer(name, arrays)], notes)
     peers += _setup(name, "onnxruntime", lambda: onnxruntime_peers(name, arrays), notes)
     if torch_available():
