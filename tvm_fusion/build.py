@@ -22,6 +22,7 @@ from .analysis import analyze_group
 from .fuse import FusionGroup
 from .graph import Node, Tensor
 from .lower import LoweredKernel, external_inputs, lower
+from .ops.relaxed import check_precision, effective_precision
 from .target import num_cores, vector_bytes
 
 
@@ -131,11 +132,11 @@ def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target
                      tuple(ctx.knobs))
 
 
-def _build(key, target, nodes, outputs, schedule, donated=()) -> BuiltKernel:
+def _build(key, target, nodes, outputs, schedule, donated=(), precision="exact") -> BuiltKernel:
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is None:
-        scheduled = schedule(lower(nodes, outputs, donated))
+        scheduled = schedule(lower(nodes, outputs, donated, precision))
         executable = tvm.compile(finalize(scheduled.mod), target=target)
         hit = (executable["main"], executable, scheduled)
         with _LOCK:
@@ -147,37 +148,43 @@ def _build(key, target, nodes, outputs, schedule, donated=()) -> BuiltKernel:
 
 
 def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
-          target: tvm.target.Target, donated=()) -> BuiltKernel:
+          target: tvm.target.Target, donated=(), precision="exact") -> BuiltKernel:
     """Lower, schedule (simple per-op schedule) and compile ``nodes`` (cached per process).
 
     ``donated``: names of the scatters that update their data input in place.
+    ``precision``: "exact" or "relaxed" fp16 arithmetic (``tvm_fusion.ops.relaxed``).
     """
+    precision = effective_precision(nodes, check_precision(precision))
     key = (kernel_signature(nodes, outputs), donation_key(nodes, donated), str(target),
-           "simple")
-    return _build(key, target, nodes, outputs, lambda k: schedule_simple(k, target), donated)
+           "simple", precision)
+    return _build(key, target, nodes, outputs, lambda k: schedule_simple(k, target), donated,
+                  precision)
 
 
 def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
-                decisions=(), tuning_logs=None, donated=()) -> BuiltKernel:
+                decisions=(), tuning_logs=None, donated=(), precision="exact") -> BuiltKernel:
     """One kernel for a fusion group, scheduled by its template (cached per process).
 
     With ``tuning_logs``, the best record for this target and workload is applied when there
     is one (``BuiltKernel.record`` says which, or why the default schedule was used).
     ``donated``: names of the group's scatters that update their data input in place (the
     records are for the out-of-place kernel, so such a group gets the default schedule).
+    ``precision="relaxed"`` kernels get the default schedule too (records are for exact ones).
     """
     folder = None
     donation = donation_key(group.nodes, donated)
-    if tuning_logs is not None and template is None and not decisions and not donation[1]:
+    precision = effective_precision(group.nodes, check_precision(precision))
+    if tuning_logs is not None and template is None and not decisions and not donation[1] \
+            and precision == "exact":
         tuned, folder = _tuned_build(group, target, tuning_logs)
         if tuned is not None:
             return tuned
     name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
     key = (kernel_signature(group.nodes, group.outputs), donation, str(target), name,
-           tuple(sorted(decisions)))
+           tuple(sorted(decisions)), precision)
     built = _build(key, target, group.nodes, group.outputs,
                    lambda k: schedule_group(k, group, target, template, decisions, donated),
-                   donated)
+                   donated, precision)
     if tuning_logs is not None:
         from .tuning.records import default_stays
 
@@ -185,6 +192,8 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
         why = why or f"no tuning record for this target and workload ({folder})" if folder else \
             "a template or decisions were forced" if not donation[1] else \
             "the input is donated (records are for the out-of-place kernel)"
+        if precision != "exact":
+            why = f"precision={precision!r} (the tuning records are for exact kernels)"
         built = dataclasses.replace(built, record=f"{why}: default schedule")
     return built
 

@@ -10,6 +10,7 @@ from .checks import donations, index_checks
 from .fuse import fuse as partition
 from .fuse import live_nodes
 from .graph import Graph, GraphError
+from .ops.relaxed import check_precision
 from .runtime.executor import CompiledGraph
 from .target import as_target
 
@@ -17,7 +18,7 @@ from .target import as_target
 def compile(
     graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
     decisions: dict[str, int] | None = None, tuning_logs: str | None = None,
-    donate: Sequence[str] | None = None,
+    donate: Sequence[str] | None = None, precision: str = "exact",
 ) -> CompiledGraph:
     """Compile ``graph`` into a callable.
 
@@ -51,6 +52,13 @@ def compile(
         array (``out is cache``), nothing is copied in or out. Refused (``GraphError``)
         unless the input is the data of one scatter, read by nothing else, and that scatter's
         output is a graph output.
+    precision : {"exact", "relaxed"}
+        fp16 arithmetic. ``"exact"`` (default) rounds every fp16 op's result to fp16, as ONNX
+        and numpy do. ``"relaxed"`` computes fp16 element-wise ops and reductions in f32 and
+        rounds only where a tensor is a kernel output, is cast, or feeds a scatter (what
+        onnxruntime and Inductor do): fewer conversions, results within fp16 rounding of the
+        exact ones, not bit-identical. Tuning records are for exact kernels: a relaxed
+        kernel gets the default schedule (``compiled.notices`` says so with ``tuning_logs``).
 
     Returns
     -------
@@ -59,16 +67,17 @@ def compile(
     """
     if not graph.outputs:
         raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
+    check_precision(precision)
     target = as_target(target)
     needed = live_nodes(graph)
     donated = donations(graph, donate, needed)
     scatters = frozenset(d.scatter for d in donated)
     if fuse:
         decided = tuple(sorted((decisions or {}).items()))
-        kernels = [build_group(group, target, template, decided, tuning_logs, scatters)
-                   for group in partition(graph, needed)]
+        kernels = [build_group(group, target, template, decided, tuning_logs, scatters,
+                               precision) for group in partition(graph, needed)]
     else:
-        kernels = [build([node], [node.output], target, scatters) for node in needed]
+        kernels = [build([node], [node.output], target, scatters, precision) for node in needed]
     checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]
     return CompiledGraph(graph, kernels, checks, target, donated)
 

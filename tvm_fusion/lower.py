@@ -26,6 +26,7 @@ from tvm.s_tir import SBlock, SBlockRealize
 from .graph import Node, Tensor
 from .ops import OPS, ScatterStage
 from .ops.fp16 import extremum_rounded_once, rounded_once_source
+from .ops.relaxed import check_precision, computes_in_f32, relaxed_compute, wide_nodes
 from .ops.scatter import update_block
 
 
@@ -61,11 +62,13 @@ def external_inputs(nodes: Sequence[Node]) -> list[Tensor]:
 
 
 def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
-          donated: Collection[str] = ()) -> LoweredKernel:
+          donated: Collection[str] = (), precision: str = "exact") -> LoweredKernel:
     """Lower ``nodes`` (topologically ordered) to one PrimFunc computing ``outputs``.
 
     The scatters named in ``donated`` update their data input's buffer in place.
+    ``precision="relaxed"`` computes fp16 chains in f32 (:mod:`tvm_fusion.ops.relaxed`).
     """
+    wide = wide_nodes(nodes, outputs) if check_precision(precision) == "relaxed" else None
     donated_data = _donated_data(nodes, outputs, donated)
     inputs = [t for t in external_inputs(nodes) if id(t) not in donated_data]
     te_of: dict[int, te.Tensor] = {
@@ -79,11 +82,7 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
                 raise NotImplementedError(
                     f"node '{node.name}' reads the output of scatter '{stage.node.name}' inside "
                     "the same kernel; a scatter must end its kernel")
-        source = rounded_once_source(node, nodes, outputs)
-        if source is not None:  # max/min of an fp16 op: rounded once per output, same bits
-            result = extremum_rounded_once(node, source, [te_of[id(t)] for t in source.inputs])
-        else:
-            result = OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])
+        result = _stage(node, nodes, outputs, te_of, wide)
         if isinstance(result, ScatterStage):
             if node.name in donated:  # no copy: the update writes into the data's buffer
                 result = dataclasses.replace(result, copy=te_of[id(node.inputs[0])])
@@ -105,6 +104,16 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
     func = func.with_attr("global_symbol", "main")
     return LoweredKernel(func, tuple(t.name for t in inputs), tuple(t.name for t in outputs),
                          tuple(n.name for n in nodes))
+
+
+def _stage(node, nodes, outputs, te_of, wide):
+    """``node``'s TE stage; ``wide``: relaxed precision's f32-kept nodes (``None``: exact)."""
+    if wide is not None and computes_in_f32(node):
+        return relaxed_compute(node, [te_of[id(t)] for t in node.inputs], node.name in wide)
+    source = rounded_once_source(node, nodes, outputs) if wide is None else None
+    if source is not None:  # max/min of an fp16 op: rounded once per output, same bits
+        return extremum_rounded_once(node, source, [te_of[id(t)] for t in source.inputs])
+    return OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])
 
 
 def _donated_data(nodes, outputs, donated) -> dict[int, Tensor]:

@@ -69,26 +69,42 @@ UNARY = {
 TRANSCENDENTAL = ("exp", "sqrt", "sigmoid", "tanh")
 
 
-def binary_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+def binary_fn(node: Node):
+    """``(a, b) -> expression`` of a binary node (a divide by a row-broadcast divisor is a
+    multiply by its reciprocal)."""
+    if node.op == "div" and _row_invariant_divisor(node):
+        return _times_reciprocal
+    return BINARY[node.op]
+
+
+def binary_compute(node: Node, inputs: list[te.Tensor], compute_dtype: str | None = None,
+                   out_dtype: str | None = None) -> te.Tensor:
+    """``compute_dtype``/``out_dtype`` (``precision="relaxed"``): operands converted to the
+    first, result to the second; by default both are the operands' own dtype."""
     a, b = inputs
     a_shape, b_shape = (t.shape for t in node.inputs)
     shape = node.output.shape
-    fn = BINARY[node.op]
-    if node.op == "div" and _row_invariant_divisor(node):
-        fn = _times_reciprocal
+    fn = binary_fn(node)
 
     def body(*index):
-        return fn(a[broadcast_index(a_shape, shape, index)], b[broadcast_index(b_shape, shape, index)])
+        x, y = a[broadcast_index(a_shape, shape, index)], b[broadcast_index(b_shape, shape, index)]
+        if compute_dtype is None:
+            return fn(x, y)
+        value = fn(cast(x, compute_dtype), cast(y, compute_dtype))
+        return value if out_dtype is None else cast(value, out_dtype)
 
     return te.compute(shape, body, name=node.name)
 
 
-def unary_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+def unary_compute(node: Node, inputs: list[te.Tensor], compute_dtype: str | None = None,
+                  out_dtype: str | None = None) -> te.Tensor:
     (x,) = inputs
     fn, dtype = UNARY[node.op], dtype_of(x)
-    # fp16 transcendental math runs in fp32 and rounds once, as numpy does
-    compute_dtype = ACCUMULATOR.get(dtype, dtype) if node.op in TRANSCENDENTAL else dtype
-    return te.compute(node.output.shape, lambda *i: cast(fn(cast(x[i], compute_dtype)), dtype), name=node.name)
+    if compute_dtype is None:  # fp16 transcendental math runs in fp32 and rounds once, as numpy
+        compute_dtype = ACCUMULATOR.get(dtype, dtype) if node.op in TRANSCENDENTAL else dtype
+    out_dtype = out_dtype or dtype
+    return te.compute(node.output.shape, lambda *i: cast(fn(cast(x[i], compute_dtype)), out_dtype),
+                      name=node.name)
 
 
 def cast_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
