@@ -46,8 +46,21 @@ def say(text: str) -> None:
 
 
 def workload_names(requested: list[str], size: str) -> list[str]:
-    """Families (``W1``..``P5``) in every size of ``size``, sizes outer; a sized name
-    (``W1s``) as given. Unknown names raise ``ValueError``."""
+    """The workloads a ``bench`` run measures, in order.
+
+    Parameters
+    ----------
+    requested : list of str
+        Families ``W1``..``W5``, ``P1``..``P5`` (each in every size of ``size``) or sized
+        names such as ``W1s`` (as given); empty: all ten families.
+    size : str
+        ``"s"``, ``"base"``, ``"l"`` or ``"all"`` (sizes outer: s, base, l).
+
+    Returns
+    -------
+    list of str
+        Workload names without duplicates; ``ValueError`` names any unknown one.
+    """
     if size not in SIZES:
         raise ValueError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
     names = []
@@ -148,8 +161,20 @@ def measure_workload(name: str, bandwidth: float, target, options: BenchOptions,
 
 
 def run_bench(options: BenchOptions) -> dict:
-    """Run the benchmark and write ``peers.md``, ``peers.json`` and ``peers.png`` into
-    ``options.out``; returns the results (as in ``peers.json``)."""
+    """Run the benchmark (progress on stderr) and write its reports.
+
+    Parameters
+    ----------
+    options : BenchOptions
+        Workloads, size, output folder, timing rounds and tuning budgets.
+
+    Returns
+    -------
+    dict
+        The results as written to ``options.out / "peers.json"`` (beside ``peers.md`` and,
+        with matplotlib, ``peers.png``): per workload row its roofline and, per contestant,
+        mode, samples, median, spread, numerics and output allocation.
+    """
     from .report import cpu_name, write_reports
 
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
