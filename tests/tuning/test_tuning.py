@@ -93,13 +93,14 @@ def test_truncated_last_line_is_skipped_with_a_warning(tuned):
 def test_sigkill_mid_run_then_rerun_continues(tmp_path):
     command = [sys.executable, "-m", "tvm_fusion.cli", "tune", "W3s", "--trials", "40",
                "--logs", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     deadline = time.time() + 400
     records = []
     while time.time() < deadline and not records:
         records = [p for p in tmp_path.rglob(RECORD_FILE) if count_records(p.parent) >= 1]
         time.sleep(0.5)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)  # the run and its worker processes
     process.wait()
     assert records, "no record was written before the deadline"
     folder = records[0].parent
@@ -159,13 +160,13 @@ def test_rpc_runner_measures_on_a_tracked_device(tmp_path):
     port = _free_port()
     tracker = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host",
                                 "127.0.0.1", "--port", str(port), "--port-end", str(port + 1),
-                                "--silent"])
+                                "--silent"], start_new_session=True)
     server = None
     try:
         time.sleep(3)
         server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--tracker",
                                    f"127.0.0.1:{port}", "--key", "tvm-fusion-test",
-                                   "--silent"])
+                                   "--silent"], start_new_session=True)
         from tvm import rpc
 
         deadline = time.time() + 60
@@ -182,7 +183,7 @@ def test_rpc_runner_measures_on_a_tracked_device(tmp_path):
         assert result.trials >= 1 and result.best_seconds is not None
         assert count_valid_records(result.folder) >= 1
     finally:
-        for process in (server, tracker):
+        for process in (server, tracker):  # and the server's session workers with it
             if process is not None:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

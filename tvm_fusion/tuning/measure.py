@@ -157,3 +157,11 @@ def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments 
                                                                        arguments.seed),
                                    max_workers=runner.max_workers)
     raise ValueError(f"runner must be 'local' or an RPCSettings, got {runner!r}")
+
+
+def close_runner(runner) -> None:
+    """Stop the runner's worker processes now (left to garbage collection, the last
+    runner's workers outlive the process)."""
+    pool = getattr(runner, "pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False)

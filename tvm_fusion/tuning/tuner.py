@@ -43,7 +43,7 @@ from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..lower import lower
 from ..target import as_target
-from .measure import RPCSettings, make_builder, make_runner
+from .measure import RPCSettings, close_runner, make_builder, make_runner
 from .mutator import MutateTemplateDecision
 from .records import (
     count_records,
@@ -182,20 +182,25 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         kernel = lower(group.nodes, group.outputs)
         arguments = group_arguments(graph, kernel, inputs, seed)
         group_runner = make_runner(runner, arguments)
-        default = measure_default(kernel.mod, group, target, template, builder, group_runner)
+        try:
+            default = measure_default(kernel.mod, group, target, template, builder,
+                                      group_runner)
+            if template is schedules.fallback:  # no knobs: nothing to search
+                results.append(GroupTuning(group.name, template.NAME, None, 0, 0,
+                                           record_seconds(default.run_secs), None,
+                                           time.time() - group_start))
+                continue
+            folder = record_dir(log_dir, target, group, template.NAME)
+            write_manifest(folder, graph.name, group, template.NAME)
+            before, done, warm, stopped = _search(
+                group, template, kernel.mod, default, folder, target, trials, batch, seed,
+                builder, group_runner, lambda: time_budget_s is not None and
+                time.time() - start > time_budget_s,
+                progress and (lambda d, b, new, name=group.name: progress(
+                    name, d, trials, b, time.time() - start, new)))
+        finally:
+            close_runner(group_runner)
         default_seconds = record_seconds(default.run_secs)
-        if template is schedules.fallback:  # no knobs: nothing to search
-            results.append(GroupTuning(group.name, template.NAME, None, 0, 0, default_seconds,
-                                       None, time.time() - group_start))
-            continue
-        folder = record_dir(log_dir, target, group, template.NAME)
-        write_manifest(folder, graph.name, group, template.NAME)
-        before, done, warm, stopped = _search(
-            group, template, kernel.mod, default, folder, target, trials, batch, seed,
-            builder, group_runner, lambda: time_budget_s is not None and
-            time.time() - start > time_budget_s,
-            progress and (lambda d, b, new, name=group.name: progress(
-                name, d, trials, b, time.time() - start, new)))
         if keep_best:
             confirm_best(folder, target=target, keep=keep_best, runner=runner,
                          arguments=arguments)

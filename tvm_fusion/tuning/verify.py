@@ -35,6 +35,7 @@ from .measure import (
     KernelArguments,
     RPCSettings,
     build_kernel,
+    close_runner,
     kernel_arguments,
     make_builder,
     make_runner,
@@ -211,11 +212,15 @@ def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 
     records.sort(key=lambda r: record_seconds(r.run_secs))
     builder, run = make_builder(), make_runner(runner, arguments)
     confirmed = []
-    for record in records[:max(candidates, keep)]:
-        candidate = record.as_measure_candidate()
-        seconds = measure(builder, run, candidate.sch.mod, target, candidate.args_info, runs)
-        if seconds:
-            confirmed.append((record_seconds(seconds), record, seconds))
+    try:
+        for record in records[:max(candidates, keep)]:
+            candidate = record.as_measure_candidate()
+            seconds = measure(builder, run, candidate.sch.mod, target, candidate.args_info,
+                              runs)
+            if seconds:
+                confirmed.append((record_seconds(seconds), record, seconds))
+    finally:
+        close_runner(run)
     confirmed.sort(key=lambda item: item[0])
     if not confirmed:
         raise TuningError(f"{folder}: no record could be re-measured")
