@@ -122,8 +122,11 @@ def check_in_process(folder: Path, mod: tvm.IRModule, default_mod: tvm.IRModule,
     InProcess
     """
     schedule = open_database(folder).query_schedule(mod, target, "main")
-    if schedule is None:
-        raise RuntimeError(f"{folder}: no measured record to check")
+    if schedule is None:  # records of an older lowering of the same graph
+        why = ("no record matches the kernel as it is lowered now (the records are for an "
+               "older lowering): re-tune")
+        write_verdict(folder, applies=False, why=why, tuned_hash=0)
+        return InProcess(False, why, float("nan"), float("nan"))
     tuned_hash = tvm_ffi.structural_hash(schedule.mod)
     args = kernel_arguments(mod, arguments)
     functions = [build_kernel(m, target)["main"] for m in (default_mod, schedule.mod)]
