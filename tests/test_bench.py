@@ -41,7 +41,7 @@ def test_bench_writes_every_contestant_with_positive_medians(bench_runs):
     assert columns == ["workload", "roofline", *LATENCY_COLUMNS]
     assert "| W1s " in md and "| P4s " in md and "| P4s donated " in md
     rows = {row["workload"]: row for row in results["rows"]}
-    assert set(rows) == {"W1s", "P4s", "P4s donated"}
+    assert set(rows) == {"W1s", "P4s", "P4s donated"} and results["wrong"] == []
     for name in ("W1s", "P4s"):
         row = rows[name]
         assert set(ALWAYS) <= set(row["contestants"]), sorted(row["contestants"])

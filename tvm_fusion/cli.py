@@ -222,10 +222,16 @@ def _bench(args: argparse.Namespace) -> int:
     command = " ".join(["tvm-fusion bench", *args.workloads, "--size", args.size, "--out",
                         args.out, "--repeat", str(args.repeat), "--tune-trials",
                         str(args.tune_trials), "--ms-trials", str(args.ms_trials)])
-    run_bench(BenchOptions(workloads=args.workloads, size=args.size, out=Path(args.out),
-                           repeat=args.repeat, tune_trials=args.tune_trials,
-                           ms_trials=args.ms_trials, command=command))
-    return EXIT_OK
+    results = run_bench(BenchOptions(workloads=args.workloads, size=args.size,
+                                     out=Path(args.out), repeat=args.repeat,
+                                     tune_trials=args.tune_trials, ms_trials=args.ms_trials,
+                                     command=command))
+    ours = ("tuned ", "default ", "unfused ", "relaxed ", "donated ")
+    wrong = [w for w in results["wrong"] if w.split(" ", 1)[1].startswith(ours)]
+    for item in wrong:
+        print(f"tvm-fusion: check failed: {item} differs from numpy (see peers.md)",
+              file=sys.stderr)
+    return EXIT_CHECK_FAILED if wrong else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

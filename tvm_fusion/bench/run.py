@@ -107,7 +107,8 @@ def setup_peers(name: str, graph, arrays, target, options: BenchOptions,
     return peers
 
 
-def checked(name: str, peers: list[Peer], expected, notes: list[str]) -> dict:
+def checked(name: str, peers: list[Peer], expected, notes: list[str],
+            wrong: list[str]) -> dict:
     """``{label: (peer, Numerics)}`` of the peers whose output is right (loose tolerance)."""
     kept = {}
     for peer in peers:
@@ -115,6 +116,7 @@ def checked(name: str, peers: list[Peer], expected, notes: list[str]) -> dict:
             kept[peer.label] = (peer, classify(name, peer.output(), expected, peer.label))
         except NumericsError as error:
             notes.append(f"{name}: {peer.label} not timed: wrong result: {error}")
+            wrong.append(f"{name} {peer.label}")
             say(f"  {notes[-1]}")
     return kept
 
@@ -127,14 +129,14 @@ def _entry(peer: Peer, numerics, timing) -> dict:
 
 
 def measure_workload(name: str, bandwidth: float, target, options: BenchOptions,
-                     notes: list[str]) -> list[dict]:
+                     notes: list[str], wrong: list[str]) -> list[dict]:
     """The workload's result row (and for P4 its ``donated`` row, timed in the same rounds)."""
     graph, arrays = workloads.load(name)
     expected = workloads.reference(name, arrays)
     peers = setup_peers(name, graph, arrays, target, options, notes)
     donated = _setup(name, "donated (in place)", lambda: (donated_peers(
         name, graph, arrays, target, notes) or ([], None))[0], notes)
-    contestants = checked(name, peers + donated, expected, notes)
+    contestants = checked(name, peers + donated, expected, notes, wrong)
     samplers = {label: peer.sample or call_sampler(peer.run)
                 for label, (peer, _) in contestants.items()}
     say(f"  {name}: timing {len(samplers)} contestants, {options.repeat} interleaved rounds")
@@ -173,7 +175,8 @@ def run_bench(options: BenchOptions) -> dict:
     dict
         The results as written to ``options.out / "peers.json"`` (beside ``peers.md`` and,
         with matplotlib, ``peers.png``): per workload row its roofline and, per contestant,
-        mode, samples, median, spread, numerics and output allocation.
+        mode, samples, median, spread, numerics and output allocation; ``"wrong"`` lists
+        the contestants whose output failed the check (not timed).
     """
     from .report import cpu_name, write_reports
 
@@ -185,6 +188,7 @@ def run_bench(options: BenchOptions) -> dict:
     target = host_target()
     start = time.time()
     notes: list[str] = []
+    wrong: list[str] = []  # "<workload> <contestant>" whose output failed the check
     if not torch_available():
         notes.append("torch and torch.compile: skipped, torch is not installed (pip install "
                      "-e .[bench] --extra-index-url https://download.pytorch.org/whl/cpu)")
@@ -195,7 +199,8 @@ def run_bench(options: BenchOptions) -> dict:
     rows = []
     for number, name in enumerate(names, 1):
         say(f"[{number}/{len(names)}] {name}")
-        rows += measure_workload(name, bandwidths[size_of(name)][0], target, options, notes)
+        rows += measure_workload(name, bandwidths[size_of(name)][0], target, options, notes,
+                                 wrong)
     results = {"command": options.command, "date": date, "cpu": cpu_name(),
                "target": str(target), "threads": num_cores(),
                "rounds": options.repeat, "tune_trials": options.tune_trials,
@@ -204,7 +209,7 @@ def run_bench(options: BenchOptions) -> dict:
                "bandwidth": {suffix or "base": {"bytes_per_s": value, "method": how,
                                                 "array_bytes": COPY_BYTES[suffix]}
                              for suffix, (value, how) in bandwidths.items()},
-               "rows": rows, "notes": notes}
+               "rows": rows, "notes": notes, "wrong": wrong}
     for path in write_reports(results, out):
         say(f"written {path}")
     return results
