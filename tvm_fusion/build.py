@@ -22,6 +22,7 @@ from .analysis import analyze_group
 from .fuse import FusionGroup
 from .graph import Node, Tensor
 from .lower import LoweredKernel, external_inputs, lower
+from .ops.fp16 import native_fp16
 from .ops.relaxed import check_precision, effective_precision
 from .target import num_cores, vector_bytes
 
@@ -136,7 +137,7 @@ def _build(key, target, nodes, outputs, schedule, donated=(), precision="exact")
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is None:
-        scheduled = schedule(lower(nodes, outputs, donated, precision))
+        scheduled = schedule(lower(nodes, outputs, donated, precision, native_fp16(target)))
         executable = tvm.compile(finalize(scheduled.mod), target=target)
         hit = (executable["main"], executable, scheduled)
         with _LOCK:

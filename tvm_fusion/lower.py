@@ -62,11 +62,14 @@ def external_inputs(nodes: Sequence[Node]) -> list[Tensor]:
 
 
 def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
-          donated: Collection[str] = (), precision: str = "exact") -> LoweredKernel:
+          donated: Collection[str] = (), precision: str = "exact",
+          native_fp16: bool = False) -> LoweredKernel:
     """Lower ``nodes`` (topologically ordered) to one PrimFunc computing ``outputs``.
 
     The scatters named in ``donated`` update their data input's buffer in place.
     ``precision="relaxed"`` computes fp16 chains in f32 (:mod:`tvm_fusion.ops.relaxed`).
+    ``native_fp16``: the target has fp16 arithmetic (``ops.fp16.native_fp16(target)``), so
+    a max over an fp16 add keeps the add in fp16 (``ops/fp16.py``).
     """
     wide = wide_nodes(nodes, outputs) if check_precision(precision) == "relaxed" else None
     donated_data = _donated_data(nodes, outputs, donated)
@@ -82,7 +85,7 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
                 raise NotImplementedError(
                     f"node '{node.name}' reads the output of scatter '{stage.node.name}' inside "
                     "the same kernel; a scatter must end its kernel")
-        result = _stage(node, nodes, outputs, te_of, wide)
+        result = _stage(node, nodes, outputs, te_of, wide, native_fp16)
         if isinstance(result, ScatterStage):
             if node.name in donated:  # no copy: the update writes into the data's buffer
                 result = dataclasses.replace(result, copy=te_of[id(node.inputs[0])])
@@ -106,11 +109,11 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
                          tuple(n.name for n in nodes))
 
 
-def _stage(node, nodes, outputs, te_of, wide):
+def _stage(node, nodes, outputs, te_of, wide, native_fp16):
     """``node``'s TE stage; ``wide``: relaxed precision's f32-kept nodes (``None``: exact)."""
     if wide is not None and computes_in_f32(node):
         return relaxed_compute(node, [te_of[id(t)] for t in node.inputs], node.name in wide)
-    source = rounded_once_source(node, nodes, outputs) if wide is None else None
+    source = rounded_once_source(node, nodes, outputs, native_fp16) if wide is None else None
     if source is not None:  # max/min of an fp16 op: rounded once per output, same bits
         return extremum_rounded_once(node, source, [te_of[id(t)] for t in source.inputs])
     return OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])

@@ -10,11 +10,16 @@ schedule; the rewrite must not change which it returns).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import tvm
 
 import tvm_fusion as tf
 from tvm_fusion.lower import lower
+from tvm_fusion.ops.fp16 import native_fp16
+from tvm_fusion.target import host_target
 from tvm_fusion.workloads import get, graph, inputs
 
 BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
@@ -41,9 +46,22 @@ def _graph(op, reduce, a_shape, b_shape, axes, keepdims, *, roundtrip=False):
     return g
 
 
-def _values(rng, shape, op):
-    """Random fp16 values whose op overflows fp16 now and then, with infinities and zeros."""
-    scale = 300.0 if op == "mul" else 40000.0
+def _native_target():
+    """The host target with AVX512-FP16 enabled, when the CPU has it (LLVM's CPU model may
+    not list it: a Sapphire Rapids reported as Rocket Lake)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists() or "avx512_fp16" not in cpuinfo.read_text():
+        return None
+    host = host_target()
+    mattr = [*host.attrs.get("mattr", []), "+avx512fp16"]
+    return tvm.target.Target({"kind": "llvm", "mcpu": str(host.attrs["mcpu"]),
+                              "num-cores": int(host.attrs["num-cores"]), "mattr": mattr})
+
+
+def _values(rng, shape, op, tiny=False):
+    """Random fp16 values whose op overflows fp16 now and then, with infinities and zeros;
+    ``tiny``: around fp16's subnormal range (sums that must not be flushed to zero)."""
+    scale = 2e-4 if tiny else 300.0 if op == "mul" else 40000.0
     x = rng.uniform(-scale, scale, size=shape)
     special = rng.random(shape)
     x[special < 0.02] = np.inf
@@ -75,6 +93,25 @@ def test_extremum_of_fp16_op_is_numpy_bit_for_bit(rng, op, reduce, case):
     assert np.isinf(expected).any(), "no overflow or infinity reached an output"
 
 
+@pytest.mark.parametrize("reduce", ["reduce_max", "reduce_sum"])
+@pytest.mark.parametrize("native", [False, True], ids=["f16c", "avx512fp16"])
+def test_subnormal_sums_are_numpy_bit_for_bit(rng, reduce, native):
+    """Subnormal fp16 values and sums, on the host target and with native fp16 arithmetic
+    (``vaddph`` honours no flush-to-zero): a max over the axis, and W5's sum over axis 1 (in
+    order, as numpy sums a non-contiguous axis)."""
+    target = _native_target() if native else None
+    if native and target is None:
+        pytest.skip("this CPU has no AVX512-FP16")
+    axes = (-1,) if reduce == "reduce_max" else (1,)
+    a, b = _values(rng, (6, 37, 131), "add", tiny=True), _values(rng, (131,), "add", tiny=True)
+    a[np.isinf(a)], b[np.isinf(b)] = 0, 0
+    assert (np.abs(a[a != 0]) < 2.0 ** -14).mean() > 0.2  # many subnormal inputs
+    g = _graph("add", reduce, a.shape, b.shape, axes, False)
+    out = tf.compile(g, target=target)(a=a, b=b)[0]
+    expected = getattr(np, reduce.split("_")[1])((a + b).astype(np.float32), axis=axes)
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
+
+
 @pytest.mark.parametrize("op", ["add", "sub"])
 def test_nan_handling_is_unchanged_by_the_rewrite(rng, op):
     """Rows with NaN (given or from inf - inf): the rewritten kernel returns what the kernel
@@ -84,7 +121,7 @@ def test_nan_handling_is_unchanged_by_the_rewrite(rng, op):
     a[rng.random(a.shape) < 0.003] = np.nan
     rewritten = tf.compile(_graph(op, "reduce_max", *case))(a=a, b=b)[0]
     per_element = tf.compile(_graph(op, "reduce_max", *case, roundtrip=True))(a=a, b=b)[0]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         assert np.isnan(BINARY[op](a, b)).any(axis=-1).sum() >= 4
     np.testing.assert_array_equal(rewritten.view(np.uint32), per_element.view(np.uint32))
 
@@ -97,6 +134,26 @@ def test_rewrite_rounds_once_per_output():
     script = func.script()
     assert script.count('T.Cast("float16"') == 1, script
     assert "add_0" not in script and "cast_1" not in script, script
+
+
+def test_native_fp16_keeps_the_add_in_fp16():
+    """With fp16 arithmetic in the target, one ``vaddph`` rounds 16 sums: no rewrite."""
+    g = _graph("add", "reduce_max", (14, 185), (185,), (-1,), False)
+    nodes = [t.producer for t in g.tensors.values() if t.producer is not None]
+    script = lower(nodes, g.outputs, native_fp16=True).func.script()
+    assert "add_0" in script and "cast_1" in script, script
+    assert not native_fp16(tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512"}))
+    assert native_fp16(tvm.target.Target({"kind": "llvm", "mcpu": "sapphirerapids"}))
+
+
+@pytest.mark.parametrize("name", ["W2s", "W5s"])
+def test_native_fp16_workloads_are_numpy_bit_for_bit(name):
+    target = _native_target()
+    if target is None:
+        pytest.skip("this CPU has no AVX512-FP16")
+    x = inputs(name)
+    out = tf.compile(graph(name), target=target)(**x)[0]
+    np.testing.assert_array_equal(out.view(np.uint32), get(name).numpy(**x).view(np.uint32))
 
 
 def test_no_rewrite_when_the_sum_is_also_an_output(rng):

@@ -14,12 +14,18 @@ output instead of one per element, the same bits:
 
 The rounding is the reduction's epilogue (``cast_f32(cast_f16(acc))``, once per output). The
 elementwise op and the cast are then read by nothing in the kernel and vanish from it.
+
+Not on a target with native fp16 arithmetic (AVX512-FP16, :func:`native_fp16`): there one
+``vaddph`` rounds 16 sums and costs less than converting both operands (measured on W2:
+the rewrite was slower there); without it (F16C only) LLVM converts both operands, adds in
+f32, converts to fp16 and back per element, and the rewrite drops the last two.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import tvm
 from tvm import te
 
 from ..graph import Node, Tensor
@@ -33,14 +39,21 @@ EXTREMA = ("reduce_max", "reduce_min")
 WIDENABLE = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
 
 
-def rounded_once_source(node: Node, nodes: Sequence[Node],
-                        outputs: Sequence[Tensor]) -> Node | None:
+def native_fp16(target: tvm.target.Target) -> bool:
+    """Whether ``target`` computes fp16 arithmetic natively (AVX512-FP16)."""
+    return target.kind.name == "llvm" and \
+        "avx512fp16" in tvm.target.codegen.llvm_get_cpu_features(target)
+
+
+def rounded_once_source(node: Node, nodes: Sequence[Node], outputs: Sequence[Tensor],
+                        native: bool = False) -> Node | None:
     """The fp16 op whose rounding ``node`` (a max/min of its cast to f32) can take over.
 
     ``None`` unless ``node`` reduces ``cast_f32(op(f16, f16))`` with ``op`` in
-    :data:`WIDENABLE`, both computed in this kernel and read by nothing else.
+    :data:`WIDENABLE`, both computed in this kernel and read by nothing else, and the
+    target has no ``native`` fp16 arithmetic.
     """
-    if node.op not in EXTREMA or node.inputs[0].dtype != F32:
+    if native or node.op not in EXTREMA or node.inputs[0].dtype != F32:
         return None
     cast_node = node.inputs[0].producer
     if cast_node is None or cast_node.op != "cast" or cast_node.inputs[0].dtype != F16:
