@@ -117,3 +117,36 @@ def test_relaxed_without_records_says_so():
 def test_unknown_precision_names_the_choices():
     with pytest.raises(ValueError, match=r"precision='fast'.*'exact', 'relaxed'"):
         tf.compile(graph("W2s"), precision="fast")
+
+
+def test_random_chains_relaxed_stay_within_fp16_rounding():
+    """Random chains of every op family (tests/test_random_chains.py's generator) compile
+    relaxed and stay within fp16 rounding of the exact oracle; enough of them compute fp16
+    arithmetic in f32 that the check means something."""
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.test_random_chains import chains
+    from tvm_fusion.ops.relaxed import computes_in_f32
+
+    seen = {"chains": 0, "relaxed": 0}
+
+    @settings(max_examples=80, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(chains())
+    def check(c):
+        seen["chains"] += 1
+        nodes = [t.producer for t in c.graph.tensors.values() if t.producer is not None]
+        seen["relaxed"] += any(computes_in_f32(n) for n in nodes)
+        outs = tf.compile(c.graph, precision="relaxed")(**c.inputs)
+        expected = tf.reference.evaluate(c.graph, c.inputs)
+        for tensor, out in zip(c.graph.outputs, outs):
+            want = expected[tensor.name]
+            assert out.shape == want.shape and out.dtype == want.dtype, repr(c.graph)
+            if out.dtype.kind == "f":
+                np.testing.assert_allclose(out.astype(np.float64), want.astype(np.float64),
+                                           rtol=2e-2, atol=2e-2, err_msg=repr(c.graph))
+            else:
+                np.testing.assert_array_equal(out, want, err_msg=repr(c.graph))
+
+    check()
+    assert seen["relaxed"] >= 10, seen
