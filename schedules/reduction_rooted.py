@@ -9,17 +9,33 @@ Strategy:
    ``rfactor`` (lanes of partial results, combined at the end of each row); otherwise by moving
    the reduce loops outside the contiguous spatial loop;
 4. compute the epilogue under the parallel loop (``reverse_compute_at``), so the reduction
-   result only lives in a core-local accumulator.
+   result only lives in a core-local accumulator, and vectorise its innermost non-unit loop
+   (the output's contiguous axis) when it holds whole vectors: a transposed epilogue then
+   stores vectors, gathering from the accumulator in L1 (W1s 4 -> 3 us; W1 and W1l are
+   bound by reading ``x`` and do not change).
 Knobs: the reduction's vector tile, the rfactor split, the parallel depth.
 """
 
 from __future__ import annotations
 
-from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
-                                       inline_injective, is_reduction, lanes, loops_by_kind,
-                                       merge_after_reduction_reason, parallel_depth, parallelize,
-                                       reads_innermost_reduced, several_outputs, tile_knob,
-                                       vector_tile)
+from tvm_fusion.schedules.base import (
+    TemplateContext,
+    blocks,
+    counted,
+    extent,
+    family_nodes,
+    inline_injective,
+    is_reduction,
+    lanes,
+    loops_by_kind,
+    merge_after_reduction_reason,
+    parallel_depth,
+    parallelize,
+    reads_innermost_reduced,
+    several_outputs,
+    tile_knob,
+    vector_tile,
+)
 
 NAME = "reduction-rooted"
 ACCUMULATOR_VECTORS = 4  # default rfactor width, in vectors (a knob: the tile is sampled)
@@ -47,7 +63,7 @@ def apply(sch, ctx: TemplateContext) -> None:
     inline_injective(sch)
     (reduction,) = [b for b in blocks(sch) if is_reduction(sch, b)]
     epilogue = [b for b in blocks(sch) if not is_reduction(sch, b)]
-    loops, spatial, reduce = loops_by_kind(sch, reduction)
+    _, spatial, reduce = loops_by_kind(sch, reduction)
     lane_count = lanes(sch, reduction, ctx.vector_bytes)
     if reads_innermost_reduced(sch, reduction) or not spatial:
         par = _rfactor_rows(sch, reduction, spatial, reduce, lane_count, ctx)
@@ -57,6 +73,7 @@ def apply(sch, ctx: TemplateContext) -> None:
     for block in epilogue:
         if par is not None:
             sch.reverse_compute_at(block, par, preserve_unit_loops=True)
+            _vectorize_epilogue(sch, block, par, ctx)
     if epilogue:  # without a parallel loop the whole reduction output is one element
         sch.set_scope(reduction, 0, "local")
 
@@ -101,3 +118,20 @@ def _rfactor_rows(sch, reduction, spatial, reduce, lane_count, ctx):
         sch.vectorize(lane_loop)
         sch.decompose_reduction(partial, row_loop)
     return par
+
+
+def _vectorize_epilogue(sch, block, par, ctx) -> None:
+    """Vectorise the epilogue's innermost non-unit loop (with the unit loops inside it)."""
+    loops = list(sch.get_loops(block))
+    depth = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(sch.get(par)))
+    below = loops[depth + 1:]
+    while len(below) > 1 and extent(sch, below[-1]) == 1:
+        below = below[:-1]
+    if not below:
+        return
+    tail = loops[loops.index(below[-1]):]
+    inner = sch.fuse(*tail) if len(tail) > 1 else tail[0]
+    lane_count = lanes(sch, block, ctx.vector_bytes)
+    if extent(sch, inner) >= lane_count and extent(sch, inner) % lane_count == 0:
+        _, vec = sch.split(inner, [None, lane_count])
+        sch.vectorize(vec)
