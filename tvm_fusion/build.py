@@ -220,9 +220,11 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
     def schedule(kernel: LoweredKernel) -> Scheduled:
         database = open_database(folder)
         sch = database.query_schedule(kernel.mod, target, "main")
-        if sch is None:
-            raise RuntimeError(f"{folder} holds {count} records but none for this workload: "
-                               "the records do not match the kernel (delete the folder)")
+        if sch is None:  # tuned on an older lowering of this graph: say so, run the default
+            why = (f"{folder} holds {count} records but none matches this kernel as it is "
+                   "lowered now (tuned by an older version): default schedule; re-tune it")
+            warnings.warn(why, stacklevel=4)
+            return dataclasses.replace(schedule_group(kernel, group, target), record=why)
         record = database.query_tuning_record(kernel.mod, target, "main")
         seconds = record_seconds(record.run_secs)
         return Scheduled(sch.mod, f"tuned:{template.NAME}", None, str(sch.trace), (),
