@@ -46,7 +46,9 @@ def test_bench_writes_every_contestant_with_positive_medians(bench_runs):
         row = rows[name]
         assert set(ALWAYS) <= set(row["contestants"]), sorted(row["contestants"])
         assert "relaxed kernel" not in row["contestants"]  # f32 workloads: no relaxed column
-        assert row["roofline_s"] > 0 and row["bytes"] > 0
+        assert row["roofline_s"] > 0 and row["bytes"] > 0 and row["foreign_cores"] >= 0
+        assert row["roofline_s"] == pytest.approx(row["bytes"] / row["bandwidth_bytes_per_s"])
+        assert row["level"] == "L2"  # the s forms' data lives in L2
         for label, entry in row["contestants"].items():
             assert len(entry["samples_s"]) == 2, label
             assert all(s > 0 for s in entry["samples_s"]), label

@@ -25,6 +25,7 @@ import tvm
 
 from ..fuse import fuse, live_nodes
 from ..lower import lower
+from ..ops.fp16 import native_fp16
 from .peers import Peer
 
 BATCH = 8  # trials per search round, as our tuner
@@ -68,7 +69,7 @@ def metaschedule_peer(name: str, graph, arrays: dict[str, np.ndarray], target,
     buffers |= {k: tvm.runtime.tensor(v, device) for k, v in arrays.items()}
     kernels = []
     for index, group in enumerate(fuse(graph, live_nodes(graph))):
-        lowered = lower(group.nodes, group.outputs)
+        lowered = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
         database, done = generic_database(lowered.mod, target,
                                           work_root / name / f"group{index}", trials, say)
         notes.append(f"{name}: metaschedule {group.name}: {trials} trials requested, {done}")

@@ -17,7 +17,6 @@ LATENCY_COLUMNS = ("tuned kernel", "tuned call", "default kernel", "default call
                    "unfused kernel", "unfused call", "relaxed kernel", "relaxed call", "numpy",
                    "ort kernel", "ort call", "torch", "torch.compile", "relax", "metaschedule")
 OTHER_NUMERICS = "\u2020"  # dagger
-LEVEL_NAMES = {"l": "DRAM", "base": "L3", "s": "L2"}
 
 
 def cpu_name() -> str:
@@ -137,10 +136,18 @@ def markdown(results: dict) -> str:
         f"trials (ours, when no record matched), MetaSchedule generic {results['ms_trials']} "
         f"trials; {results['heap']}; run took {results['seconds']:.0f} s."),
         f"Command: `{results['command']}`", ""]
-    for size, b in results["bandwidth"].items():
-        lines.append(f"- roofline bandwidth, {LEVEL_NAMES[size]} ({size} forms, "
-                     f"{b['array_bytes'] >> 10} KiB arrays): {b['bytes_per_s'] / 1e9:.1f} GB/s "
-                     f"(best copy: {b['method']})")
+    loads = [r["foreign_cores"] for r in rows if r.get("foreign_cores") is not None]
+    if loads:
+        lines[-1:] = [(f"Other processes kept {min(loads):.2f}-{max(loads):.2f} of "
+                       f"{results['threads']} cores busy while the workloads were timed "
+                       "(/proc/stat minus this process): on a busy machine the runtimes that "
+                       "assume the cores are theirs suffer most."), ""]
+    for level, b in results["bandwidth"].items():
+        during = [r["bandwidth_bytes_per_s"] / 1e9 for r in rows if r["level"] == level]
+        lines.append(f"- roofline bandwidth, {level} ({b['array_bytes'] >> 10} KiB arrays, "
+                     f"best copy: {b['method']}): {b['bytes_per_s'] / 1e9:.1f} GB/s at the "
+                     f"start; in the workloads' rounds (the rooflines below) "
+                     f"{min(during, default=0):.1f}-{max(during, default=0):.1f} GB/s")
     lines += ["", "## Latency (µs)", "", latency_table(rows), "",
               (f"{OTHER_NUMERICS} other numerics: within the loose tolerance of the workload's "
               "numpy but not within the exact ONNX result's tight one (on the fp16 workloads: "

@@ -1,9 +1,10 @@
 """The roofline: minimum traffic over the bandwidth of the memory level the data lives in.
 
 Minimum traffic (``analyze(...).groups[*].ddr_fused``): every input read once, the output
-written once (a scatter's untouched rows copied). Bandwidth: the best of three copies measured
-in this run on arrays sized for the level: 256 MiB for the ``l`` forms (DRAM), 8 MiB for the
-base forms (L3), 512 KiB for the ``s`` forms (L2).
+written once (a scatter's untouched rows copied). Bandwidth: the best of three copies on arrays
+sized for the level, 256 MiB for the ``l`` forms (DRAM), 8 MiB for the base forms (L3), 512 KiB
+for the ``s`` forms (L2), chosen at the start of the run and then timed in every round of every
+workload beside its contestants (the median of those rounds is the workload's bandwidth).
 """
 
 from __future__ import annotations
@@ -28,27 +29,49 @@ def size_of(name: str) -> str:
     return name[2:]
 
 
-def copy_bandwidth(nbytes: int, target, repeat: int) -> tuple[float, str]:
-    """``(bytes/s, method)``: the best (read + write counted) of a parallel vectorised TVM
-    copy, numpy's memcpy on one thread and on one thread per core. A roofline must not be
-    flattered by a slow copy: memcpy's streaming stores often beat TVM's parallel loop."""
-    results = {"tvm parallel copy": _tvm_copy_bandwidth(nbytes, target, repeat)}
-    a = np.ones(nbytes // 4, "float32")
-    b = np.empty_like(a)
-    results["numpy memcpy, 1 thread"] = 2 * nbytes / median_seconds(
-        lambda: np.copyto(b, a), repeat=repeat)
-    cores = num_cores()
-    bounds = [k * len(a) // cores for k in range(cores + 1)]
-    parts = [(b[lo:hi], a[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
-    with ThreadPoolExecutor(cores) as pool:
-        results[f"numpy memcpy, {cores} threads"] = 2 * nbytes / median_seconds(
-            lambda: list(pool.map(lambda p: np.copyto(*p), parts)), repeat=repeat)
-    method = max(results, key=results.get)
-    return results[method], method
+def level_of(nbytes: int) -> str:
+    """The size suffix whose memory level holds ``nbytes`` of traffic: L2 (2 cores x 1 MiB
+    here) up to 2 MiB, L3 up to 32 MiB, else DRAM; for rows whose traffic is not their
+    workload's size (P4 donated moves a few rows of a large cache)."""
+    return "s" if nbytes <= 2 << 20 else "" if nbytes <= 32 << 20 else "l"
 
 
-def _tvm_copy_bandwidth(nbytes: int, target, repeat: int) -> float:
-    n = nbytes // 4
+class Copy:
+    """Copies of ``nbytes`` (read + write counted) by three methods: a parallel vectorised TVM
+    copy, numpy's memcpy on one thread and on one thread per core. ``measure`` picks the best
+    (a roofline must not be flattered by a slow copy: memcpy's streaming stores often beat
+    TVM's parallel loop); ``best`` is then one more contestant of every round, so the roofline
+    shares the machine's state with the kernels measured against it."""
+
+    def __init__(self, nbytes: int, target) -> None:
+        self.nbytes = nbytes
+        a = np.ones(nbytes // 4, "float32")
+        b = np.empty_like(a)
+        cores = num_cores()
+        bounds = [k * len(a) // cores for k in range(cores + 1)]
+        parts = [(b[lo:hi], a[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+        self._pool = ThreadPoolExecutor(cores)  # idle between copies (blocked on its queue)
+        self.runs = {"tvm parallel copy": _tvm_copy(a, b, target),
+                     "numpy memcpy, 1 thread": lambda: np.copyto(b, a),
+                     f"numpy memcpy, {cores} threads":
+                         lambda: list(self._pool.map(lambda p: np.copyto(*p), parts))}
+        self.method = ""
+        self.bandwidth = 0.0
+
+    def measure(self, repeat: int) -> tuple[float, str]:
+        """``(bytes/s, method)`` of the best method, each timed ``repeat`` times."""
+        results = {method: 2 * self.nbytes / median_seconds(run, repeat=repeat)
+                   for method, run in self.runs.items()}
+        self.method = max(results, key=results.get)
+        self.bandwidth = results[self.method]
+        return self.bandwidth, self.method
+
+    def best(self):
+        return self.runs[self.method]
+
+
+def _tvm_copy(a: np.ndarray, b: np.ndarray, target):
+    n = a.size
     src = te.placeholder((n,), "float32", name="src")
     dst = te.compute((n,), lambda i: src[i], name="dst")
     sch = tvm.s_tir.Schedule(tvm.IRModule({"main": te.create_prim_func([src, dst])}))
@@ -58,9 +81,8 @@ def _tvm_copy_bandwidth(nbytes: int, target, repeat: int) -> float:
     _, vec = sch.split(inner, [None, 8])
     sch.vectorize(vec)
     fn = tvm.compile(sch.mod, target=target)["main"]
-    a = tvm.runtime.tensor(np.ones(n, "float32"))
-    b = tvm.runtime.empty((n,), "float32")
-    return 2 * n * 4 / median_seconds(lambda: fn(a, b), repeat=repeat)
+    src_tensor, dst_tensor = tvm.runtime.tensor(a), tvm.runtime.tensor(b)
+    return lambda: fn(src_tensor, dst_tensor)
 
 
 def traffic(graph) -> tuple[int, float]:

@@ -21,11 +21,12 @@ from .metaschedule import metaschedule_peer
 from .numerics import NumericsError, classify
 from .ours import donated_peers, relaxed_peers, tuned_peers, untuned_peers
 from .peers import Peer, numpy_peer, onnxruntime_peers, relax_peer, torch_available, torch_peers
-from .roofline import COPY_BYTES, copy_bandwidth, donated_bytes, size_of, traffic
-from .timing import call_sampler, interleaved_medians, warm_heap
+from .roofline import COPY_BYTES, LEVEL, Copy, donated_bytes, level_of, size_of, traffic
+from .timing import ForeignLoad, call_sampler, interleaved_medians, warm_heap
 
 FAMILIES = (*workloads.BASE, *workloads.PATTERNS)
 SIZES = {"s": ("s",), "base": ("",), "l": ("l",), "all": ("s", "", "l")}
+FOREIGN_LOAD_NOTE = 0.1  # cores busy with other processes above which a workload gets a note
 
 
 @dataclass
@@ -128,37 +129,72 @@ def _entry(peer: Peer, numerics, timing) -> dict:
             "schedule": peer.schedule}
 
 
-def measure_workload(name: str, bandwidth: float, target, options: BenchOptions,
+class Copies:
+    """One :class:`~.roofline.Copy` per memory level, made and measured when first needed."""
+
+    def __init__(self, target, repeat: int) -> None:
+        self.target, self.repeat, self.by_level = target, repeat, {}
+
+    def __call__(self, suffix: str) -> Copy:
+        if suffix not in self.by_level:
+            say(f"measuring copy bandwidth, {LEVEL[suffix]} ({COPY_BYTES[suffix] >> 10} KiB "
+                "arrays) ...")
+            self.by_level[suffix] = Copy(COPY_BYTES[suffix], self.target)
+            self.by_level[suffix].measure(self.repeat)
+        return self.by_level[suffix]
+
+
+def measure_workload(name: str, copies: Copies, target, options: BenchOptions,
                      notes: list[str], wrong: list[str]) -> list[dict]:
-    """The workload's result row (and for P4 its ``donated`` row, timed in the same rounds)."""
+    """The workload's result row (and for P4 its ``donated`` row, timed in the same rounds);
+    the copy of each row's memory level is sampled in the same rounds too."""
     graph, arrays = workloads.load(name)
     expected = workloads.reference(name, arrays)
     peers = setup_peers(name, graph, arrays, target, options, notes)
     donated = _setup(name, "donated (in place)", lambda: (donated_peers(
         name, graph, arrays, target, notes) or ([], None))[0], notes)
     contestants = checked(name, peers + donated, expected, notes, wrong)
-    samplers = {label: peer.sample or call_sampler(peer.run)
-                for label, (peer, _) in contestants.items()}
+    nbytes, predicted = traffic(graph)
+    levels = {name: size_of(name)}
+    if donated:
+        levels[f"{name} donated"] = level_of(donated_bytes(arrays))
+    samplers = {f"copy {level}": call_sampler(copies(level).best())
+                for level in dict.fromkeys(levels.values())}
+    samplers |= {label: peer.sample or call_sampler(peer.run)
+                 for label, (peer, _) in contestants.items()}
     say(f"  {name}: timing {len(samplers)} contestants, {options.repeat} interleaved rounds")
+    load = ForeignLoad()
     timings = interleaved_medians(samplers, options.repeat,
                                   progress=lambda text: say(f"    {name} {text}"))
-    nbytes, predicted = traffic(graph)
+    foreign = load.cores()
+    if foreign is not None and foreign > FOREIGN_LOAD_NOTE:
+        notes.append(f"{name}: other processes kept {foreign:.2f} of {num_cores()} cores busy "
+                     "while it was timed: runtimes that assume the cores are theirs (torch's "
+                     "OpenMP) are slowed most")
+        say(f"  {notes[-1]}")
     entries = {label: _entry(peer, numerics, timings[label])
                for label, (peer, numerics) in contestants.items()}
-    row = {"workload": name, "bytes": nbytes, "roofline_s": nbytes / bandwidth,
-           "predicted": predicted, "contestants": {
-               k: v for k, v in entries.items() if not k.startswith("donated")}}
-    rows = [row]
-    if any(k.startswith("donated") for k in entries):
-        in_place = donated_bytes(arrays)
-        rows.append({"workload": f"{name} donated", "bytes": in_place,
-                     "roofline_s": in_place / bandwidth, "predicted": None,
-                     "contestants": {k.replace("donated", "default"): v
-                                     for k, v in entries.items() if k.startswith("donated")}})
+
+    def row(workload: str, traffic_bytes: int, contestants: dict) -> dict:
+        level = levels[workload]
+        copy = timings[f"copy {level}"]
+        bandwidth = 2 * copies(level).nbytes / copy.median
+        return {"workload": workload, "bytes": traffic_bytes, "level": LEVEL[level],
+                "bandwidth_bytes_per_s": bandwidth, "copy_spread": copy.spread,
+                "roofline_s": traffic_bytes / bandwidth, "foreign_cores": foreign,
+                "contestants": contestants}
+
+    rows = [{**row(name, nbytes, {k: v for k, v in entries.items()
+                                  if not k.startswith("donated")}), "predicted": predicted}]
+    if donated:
+        rows.append({**row(f"{name} donated", donated_bytes(arrays), {
+            k.replace("donated", "default"): v for k, v in entries.items()
+            if k.startswith("donated")}), "predicted": None})
         notes.append(f"{name} donated: compile(graph, donate=['cache']) in the default columns "
                      "(records are for the out-of-place kernel), the same cache array updated "
                      "in place by every call; roofline = in-place traffic (k and positions "
-                     "read, the addressed cache rows written)")
+                     f"read, the addressed cache rows written) over the {rows[-1]['level']} "
+                     "bandwidth")
     return rows
 
 
@@ -192,23 +228,21 @@ def run_bench(options: BenchOptions) -> dict:
     if not torch_available():
         notes.append("torch and torch.compile: skipped, torch is not installed (pip install "
                      "-e .[bench] --extra-index-url https://download.pytorch.org/whl/cpu)")
-    bandwidths = {}
+    copies = Copies(target, options.repeat)
     for suffix in dict.fromkeys(size_of(n) for n in names):
-        say(f"measuring copy bandwidth ({COPY_BYTES[suffix] >> 10} KiB arrays) ...")
-        bandwidths[suffix] = copy_bandwidth(COPY_BYTES[suffix], target, options.repeat)
+        copies(suffix)
     rows = []
     for number, name in enumerate(names, 1):
         say(f"[{number}/{len(names)}] {name}")
-        rows += measure_workload(name, bandwidths[size_of(name)][0], target, options, notes,
-                                 wrong)
+        rows += measure_workload(name, copies, target, options, notes, wrong)
     results = {"command": options.command, "date": date, "cpu": cpu_name(),
                "target": str(target), "threads": num_cores(),
                "rounds": options.repeat, "tune_trials": options.tune_trials,
                "ms_trials": options.ms_trials, "heap": heap,
                "seconds": time.time() - start,
-               "bandwidth": {suffix or "base": {"bytes_per_s": value, "method": how,
-                                                "array_bytes": COPY_BYTES[suffix]}
-                             for suffix, (value, how) in bandwidths.items()},
+               "bandwidth": {LEVEL[suffix]: {"bytes_per_s": copy.bandwidth,
+                                             "method": copy.method, "array_bytes": copy.nbytes}
+                             for suffix, copy in copies.by_level.items()},
                "rows": rows, "notes": notes, "wrong": wrong}
     for path in write_reports(results, out):
         say(f"written {path}")
