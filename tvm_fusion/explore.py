@@ -24,6 +24,7 @@ from .compiler import compile as compile_graph
 from .fuse import fuse, live_nodes
 from .graph import Graph
 from .lower import lower
+from .ops.fp16 import native_fp16
 from .timing import median_seconds
 
 
@@ -111,7 +112,9 @@ def explore(graph: Graph | str, *, template: str | None = None,
     fn = compile_graph(graph, target=target, template=load_template(template),
                        decisions=decisions)
     # the same groups compile() built: dead branches are not kernels
-    before = tuple(lower(g.nodes, g.outputs).mod for g in fuse(graph, live_nodes(graph)))
+    native = native_fp16(fn.target)
+    before = tuple(lower(g.nodes, g.outputs, native_fp16=native).mod
+                   for g in fuse(graph, live_nodes(graph)))
     ok, error = reference.compare(fn(**arrays), reference.run(graph, arrays))
     return Exploration(graph, before, fn.kernels, ok, error,
                        fn.benchmark(**arrays, repeat=repeat),

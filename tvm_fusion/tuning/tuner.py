@@ -42,6 +42,7 @@ from ..build import template_context
 from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..lower import lower
+from ..ops.fp16 import native_fp16
 from ..target import as_target
 from .measure import RPCSettings, close_runner, make_builder, make_runner
 from .mutator import MutateTemplateDecision
@@ -179,7 +180,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     for group in fuse(graph, live_nodes(graph)):
         group_start = time.time()
         template = schedules.choose(template_context(group, target))
-        kernel = lower(group.nodes, group.outputs)
+        kernel = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
         arguments = group_arguments(graph, kernel, inputs, seed)
         group_runner = make_runner(runner, arguments)
         try:
