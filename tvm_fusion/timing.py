@@ -1,8 +1,7 @@
 """Timing helpers: medians of repeats, interleaved contests, ratios with their spread.
 
 - :func:`sample_seconds` / :func:`median_seconds`: seconds per ``run()``, each repeat long
-  enough to beat timer noise. The tuner's runner times candidates with the same function
-  (``tuning/measure.py``), so its numbers compare with in-process ones.
+  enough to beat timer noise.
 - :func:`interleaved`: several contestants sampled in turn within each round, so a slow
   phase of the (shared, 2-core) machine hits all of them alike; per contestant the median
   and spread over the rounds.

@@ -14,13 +14,14 @@
   filling, sent every scatter update to row 0: W4 measured 7 % faster than on its real
   indices); other integers are zeros, floats standard normal (seeded). The in-process check
   (``verify.py``) runs on the very same arguments.
-- **Timing** (:func:`run_evaluator`): the local runner times candidates as the process does
-  (``tvm_fusion.timing.sample_seconds``: Python calls of the kernel after a warm-up, each of
-  ``repeat`` samples at least ``min_repeat_ms`` long), not with TVM's ``time_evaluator``,
-  which leaves out the ~1 us call overhead every in-process call pays (s forms: runner 3.4
-  vs in process 4.2 us). Its 5 repeat values are the record; candidates are ranked by their
-  median. Caches are not flushed: fused kernels are measured warm, as they run in a model.
-  The RPC runner keeps ``time_evaluator`` (``number=3``): a Python loop would time the network.
+- **Timing**: TVM's ``time_evaluator``: each candidate runs ``repeat=5`` times, each repeat
+  timing ``number=3`` calls and lasting at least ``min_repeat_ms=20`` ms; the record keeps the
+  5 repeat means and candidates are ranked by their median. Caches are not flushed: fused
+  kernels are measured warm, as they run in a model. A Python loop of calls (what the process
+  pays, ``timing.sample_seconds``) was tried as the runner's evaluator and dropped: it read
+  W5 ~25 % slower in the worker than the same loop in process (441-446 vs 336-342 us, the
+  quiet rounds of a contended run), while ``time_evaluator`` read 355 us; the s forms' call
+  overhead it would have added is 0.1-0.3 us.
 - **Runner**: ``"local"`` (a worker process on this machine; it inherits ``TVM_NUM_THREADS``,
   which ``import tvm_fusion`` sets, so it runs on as many threads as the process) or
   :class:`RPCSettings` (a device registered with a TVM RPC tracker, for tuning another
@@ -107,18 +108,6 @@ def kernel_arguments(mod, arguments: KernelArguments | None = None) -> list:
     return (arguments or KernelArguments())(tvm.cpu(), info, 1)[0]
 
 
-def run_evaluator(rt_mod, _device, evaluator_config, repeated_args) -> list[float]:
-    """Time ``rt_mod``'s entry as the process does (``timing.sample_seconds``)."""
-    from tvm_fusion.timing import sample_seconds
-
-    function = rt_mod[rt_mod.entry_name]
-    costs = []
-    for args in repeated_args:
-        costs += sample_seconds(lambda a=args: function(*a), repeat=evaluator_config.repeat,
-                                min_repeat_seconds=evaluator_config.min_repeat_ms / 1e3)
-    return costs
-
-
 @dataclass(frozen=True)
 class RPCSettings:
     """Measure on a device registered with a TVM RPC tracker (``python -m tvm.exec.rpc_tracker``
@@ -145,8 +134,7 @@ def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments 
 
     evaluator = ms.runner.EvaluatorConfig(**EVALUATOR)
     if runner == "local":
-        return ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=arguments,
-                                     f_run_evaluator=run_evaluator)
+        return ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=arguments)
     if isinstance(runner, RPCSettings):
         config = ms.runner.RPCConfig(tracker_host=runner.tracker_host,
                                      tracker_port=runner.tracker_port,
