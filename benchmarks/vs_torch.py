@@ -1,15 +1,17 @@
 """Our fused kernels against PyTorch eager and ``torch.compile`` alone, in one process.
 
-``tvm-fusion bench`` (``peers.py``) times every peer in one process; there PyTorch's OpenMP regions are often
-descheduled for a scheduler slice (~8 ms spikes, measured here, with onnxruntime, Relax and
-TVM pools alive beside them), so its torch columns are pessimistic for torch. This script
+``tvm-fusion bench`` (``peers.py``) times every peer in one process; there PyTorch's OpenMP
+regions are often descheduled for a scheduler slice (~8 ms spikes, measured here, with
+onnxruntime, Relax and TVM pools alive beside them), so its torch columns are pessimistic for
+torch. This script
 keeps only the three contestants, times them in interleaved rounds (~50 ms of back-to-back
 calls per sample, one untimed call first, ``SETTLE_SECONDS`` of quiet before each sample so the
 previous contestant's spinning threads are asleep) and prints medians and ratios.
 
 - fused: ``CompiledGraph`` kernels with inputs on the device, output preallocated;
-- torch / torch.compile: the workload as a PyTorch user writes it (``peers.py``), output
-  allocated per call (from a warm heap: ``tvm_fusion.bench.timing.warm_heap``).
+- torch / torch.compile: the workload as a PyTorch user writes it
+  (``tvm_fusion.bench.peers``), output allocated per call (from a warm heap:
+  ``tvm_fusion.bench.timing.warm_heap``).
 
 Usage::
 

@@ -9,9 +9,9 @@ and timed kernel-level: inputs on the device, outputs preallocated.
 
 Cache: ``<work_root>/<workload>/group<i>/`` holds MetaSchedule's JSON database and
 ``bench_trials.json`` (the trial budget of the search that filled it); a later run with the
-same or a smaller budget reuses the database instead of searching again (the default space of
-a small kernel can hold fewer schedules than the budget, so the record count alone would not
-say the search is done).
+same or a smaller budget reuses the database instead of searching again when it holds this
+kernel (the default space of a small kernel can hold fewer schedules than the budget, so the
+record count alone would not say the search is done).
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def generic_database(mod, target, work_dir: Path, trials: int,
     budget_file = work_dir / BUDGET_FILE
     if budget_file.exists() and json.loads(budget_file.read_text())["trials"] >= trials:
         database = ms.database.JSONDatabase(work_dir=str(work_dir))
-        records = len(database.get_all_tuning_records())
-        say(f"  reusing the MetaSchedule database in {work_dir} ({records} records)")
-        return database, f"reused {records} records in {work_dir}"
+        if database.has_workload(mod):  # else the kernel changed since: search it anew
+            records = len(database.get_all_tuning_records())
+            say(f"  reusing the MetaSchedule database in {work_dir} ({records} records)")
+            return database, f"reused {records} records in {work_dir}"
     say(f"  MetaSchedule generic search, {trials} trials, in {work_dir}")
     quiet_metaschedule_console()
     database = ms.tune_tir(mod, target, str(work_dir), max_trials_global=trials,

@@ -110,13 +110,20 @@ def setup_peers(name: str, graph, arrays, target, options: BenchOptions,
 
 def checked(name: str, peers: list[Peer], expected, notes: list[str],
             wrong: list[str]) -> dict:
-    """``{label: (peer, Numerics)}`` of the peers whose output is right (loose tolerance)."""
+    """``{label: (peer, Numerics)}`` of the peers whose output is right (loose tolerance);
+    the others are noted and listed in ``wrong``."""
     kept = {}
     for peer in peers:
         try:
             kept[peer.label] = (peer, classify(name, peer.output(), expected, peer.label))
         except NumericsError as error:
             notes.append(f"{name}: {peer.label} not timed: wrong result: {error}")
+            wrong.append(f"{name} {peer.label}")
+            say(f"  {notes[-1]}")
+        except Exception as error:  # noqa: BLE001 - a peer that fails to run is reported
+            first_line = str(error).splitlines()[0] if str(error) else ""
+            notes.append(f"{name}: {peer.label} not timed: failed to run: "
+                         f"{type(error).__name__}: {first_line}")
             wrong.append(f"{name} {peer.label}")
             say(f"  {notes[-1]}")
     return kept
@@ -151,8 +158,9 @@ def measure_workload(name: str, copies: Copies, target, options: BenchOptions,
     graph, arrays = workloads.load(name)
     expected = workloads.reference(name, arrays)
     peers = setup_peers(name, graph, arrays, target, options, notes)
-    donated = _setup(name, "donated (in place)", lambda: (donated_peers(
-        name, graph, arrays, target, notes) or ([], None))[0], notes)
+    donated = [] if not name.startswith("P4") else _setup(
+        name, "donated (in place)", lambda: (donated_peers(
+            name, graph, arrays, target, notes) or ([], None))[0], notes)
     contestants = checked(name, peers + donated, expected, notes, wrong)
     nbytes, predicted = traffic(graph)
     levels = {name: size_of(name)}
