@@ -7,7 +7,8 @@ our builder and runner (``tuning.measure``: in-range index arguments, no tensor-
 import per build worker). The best record is compiled (``ms.tir_integration.compile_tir``)
 and timed kernel-level: inputs on the device, outputs preallocated.
 
-Cache: ``<work_root>/<workload>/group<i>/`` holds MetaSchedule's JSON database and
+Cache: ``<work_root>/<workload>/group<i>/`` (``work_root`` is ``OUT/metaschedule/<target key>``:
+a search on one CPU is no answer for another) holds MetaSchedule's JSON database and
 ``bench_trials.json`` (the trial budget of the search that filled it); a later run with the
 same or a smaller budget reuses the database instead of searching again when it holds this
 kernel (the default space of a small kernel can hold fewer schedules than the budget, so the

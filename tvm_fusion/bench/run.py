@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import workloads
 from ..settings import num_cores
-from ..target import host_target
+from ..target import host_target, target_key
 from .metaschedule import metaschedule_peer
 from .numerics import NumericsError, classify
 from .ours import donated_peers, relaxed_peers, tuned_peers, untuned_peers
@@ -104,7 +104,8 @@ def setup_peers(name: str, graph, arrays, target, options: BenchOptions,
                         notes)
     peers += _setup(name, "TVM Relax", lambda: [relax_peer(name, arrays, target)], notes)
     peers += _setup(name, "MetaSchedule generic", lambda: [metaschedule_peer(
-        name, graph, arrays, target, out / "metaschedule", options.ms_trials, notes, say)], notes)
+        name, graph, arrays, target, out / "metaschedule" / target_key(target),
+        options.ms_trials, notes, say)], notes)
     return peers
 
 
