@@ -7,7 +7,7 @@ import numpy as np
 import tvm_fusion as tf
 from tvm_fusion import workloads
 from tvm_fusion.tuning import tune
-from tvm_fusion.tuning.records import RECORD_FILE
+from tvm_fusion.tuning.records import RECORD_FILE, read_verdict, write_verdict
 
 
 def test_softmax_tunes_over_its_knobs_applies_and_matches_numpy(tmp_path):
@@ -18,6 +18,14 @@ def test_softmax_tunes_over_its_knobs_applies_and_matches_numpy(tmp_path):
                (result.folder / RECORD_FILE).read_text().splitlines() if line.strip()]
     decisions = {json.dumps(record[1][0][1]) for record in records}  # the trace's decisions
     assert len(decisions) >= 2, "the search measured only one schedule"
+    # the record applies only if it beat the default in process; either way compile says so
+    fn = tf.compile(graph, tuning_logs=str(tmp_path))
+    verdict = read_verdict(result.folder)
+    assert verdict["applies"] == result.in_process.applies
+    expected = ("tuned:row-reduction",) if verdict["applies"] else ("row-reduction",)
+    assert fn.schedules == expected, fn.notices
+    # the best record replays and computes the right result (applied whatever it measured)
+    write_verdict(result.folder, applies=True, why="applied by the test", tuned_hash=0)
     fn = tf.compile(graph, tuning_logs=str(tmp_path))
     assert fn.schedules == ("tuned:row-reduction",), fn.notices
     np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("P1s", arrays),
