@@ -107,9 +107,11 @@ def apply(sch, ctx: TemplateContext) -> None:
     at = par if par is not None else (update_loops[0] if update_loops else None)
     for block in blocks(sch):
         if is_reduction(sch, block):
-            if at is not None:
+            if at is not None:  # per iteration: default scope, on the stack (up to 1 KiB);
+                # "local" cost a workspace allocation and free per iteration
                 sch.compute_at(block, at, preserve_unit_loops=True)
-            sch.set_scope(block, 0, "local")
+            else:
+                sch.set_scope(block, 0, "local")
             if par is not None:
                 _vectorize_reduction(sch, block, par, ctx)
     # Phase 1: the copy of data into the output
