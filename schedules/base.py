@@ -24,7 +24,6 @@ from tvm_fusion.ops import OPS
 from tvm_fusion.ops.scatter import UPDATE_ANNOTATION
 
 
-
 @dataclass(frozen=True)
 class TemplateContext:
     """The frozen facts a template reads: group analysis, target shape, block names."""

@@ -12,10 +12,21 @@ Knobs: the vector tile, the transpose tile, the parallel depth.
 
 from __future__ import annotations
 
-from tvm_fusion.schedules.base import (TemplateContext, counted, extent, family_nodes,
-                                       inline_injective, lanes, parallel_depth, parallelize,
-                                       split_depth,
-                                       several_outputs, tile_knob, vector_tile, writes_output)
+from tvm_fusion.schedules.base import (
+    TemplateContext,
+    counted,
+    extent,
+    family_nodes,
+    inline_injective,
+    lanes,
+    parallel_depth,
+    parallelize,
+    several_outputs,
+    split_depth,
+    tile_knob,
+    vector_tile,
+    writes_output,
+)
 
 NAME = "injective"
 

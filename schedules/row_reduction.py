@@ -29,13 +29,25 @@ Strategy:
 from __future__ import annotations
 
 from tvm import tirx
+from tvm_fusion.schedules.base import (
+    TemplateContext,
+    blocks,
+    categorical_knob,
+    extent,
+    is_reduction,
+    lanes,
+    loops_by_kind,
+    merge_after_reduction_reason,
+    parallel_depth,
+    parallelize,
+    reads_innermost_reduced,
+    several_outputs,
+    tile_knob,
+    vector_tile,
+    writes_output,
+)
 
 from tvm_fusion.lower import buffer_name
-from tvm_fusion.schedules.base import (TemplateContext, blocks, categorical_knob, extent,
-                                       is_reduction, lanes, loops_by_kind,
-                                       merge_after_reduction_reason, parallel_depth,
-                                       parallelize, reads_innermost_reduced, several_outputs,
-                                       tile_knob, vector_tile, writes_output)
 
 NAME = "row-reduction"
 EXPENSIVE = ("exp", "sigmoid")  # stages worth a row buffer rather than a recompute

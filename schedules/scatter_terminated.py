@@ -16,11 +16,24 @@ Knobs: the vector tile of the update and of the copy.
 
 from __future__ import annotations
 
-from tvm_fusion.schedules.base import (TemplateContext, blocks, counted, extent, family_nodes,
-                                       inline_injective, is_reduction, is_update, lanes,
-                                       merge_after_reduction_reason, parallelize, several_outputs,
-                                       spatial_parallel_vectorize, tile_knob, vector_tile,
-                                       writes_output)
+from tvm_fusion.schedules.base import (
+    TemplateContext,
+    blocks,
+    counted,
+    extent,
+    family_nodes,
+    inline_injective,
+    is_reduction,
+    is_update,
+    lanes,
+    merge_after_reduction_reason,
+    parallelize,
+    several_outputs,
+    spatial_parallel_vectorize,
+    tile_knob,
+    vector_tile,
+    writes_output,
+)
 
 NAME = "scatter-terminated"
 
