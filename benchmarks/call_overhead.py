@@ -30,6 +30,7 @@ import numpy as np
 
 import tvm_fusion as tf
 from tvm_fusion import workloads
+from tvm_fusion.bench.timing import call_sampler
 from tvm_fusion.settings import num_cores
 
 DEFAULT = ("add-64x129", "W1s", "W2s", "W3s", "W4s", "W5s", "P1s", "P2s", "P3s", "P4s", "P5s",
@@ -45,20 +46,6 @@ def _tiny():
     rng = np.random.default_rng(0)
     return g, {"x": rng.standard_normal((64, 129)).astype("float32"),
                "b": rng.standard_normal(129).astype("float32")}
-
-
-def _sampler(run):
-    start = time.perf_counter()
-    run()
-    number = max(1, int(SAMPLE_SECONDS / max(time.perf_counter() - start, 1e-7)))
-
-    def sample() -> float:
-        run()
-        start = time.perf_counter()
-        for _ in range(number):
-            run()
-        return (time.perf_counter() - start) / number
-    return sample
 
 
 def measure(name: str, repeat: int) -> dict:
@@ -79,10 +66,11 @@ def measure(name: str, repeat: int) -> dict:
         for a in warm:
             a.fill(0)
 
-    samplers = {"kernel": _sampler(lambda: plan.run(env, checked=False)),
-                "call": _sampler(lambda: fn(**arrays)),
-                "call aligned": _sampler(lambda: fn(**aligned)),
-                "fresh": _sampler(fresh), "warm fill": _sampler(warm_fill)}
+    samplers = {"kernel": call_sampler(lambda: plan.run(env, checked=False), SAMPLE_SECONDS),
+                "call": call_sampler(lambda: fn(**arrays), SAMPLE_SECONDS),
+                "call aligned": call_sampler(lambda: fn(**aligned), SAMPLE_SECONDS),
+                "fresh": call_sampler(fresh, SAMPLE_SECONDS),
+                "warm fill": call_sampler(warm_fill, SAMPLE_SECONDS)}
     samples = {k: [] for k in samplers}
     for _ in range(repeat):
         for label, sample in samplers.items():

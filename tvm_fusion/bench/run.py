@@ -22,7 +22,7 @@ from .numerics import NumericsError, classify
 from .ours import donated_peers, relaxed_peers, tuned_peers, untuned_peers
 from .peers import Peer, numpy_peer, onnxruntime_peers, relax_peer, torch_available, torch_peers
 from .roofline import COPY_BYTES, LEVEL, Copy, donated_bytes, level_of, size_of, traffic
-from .timing import ForeignLoad, call_sampler, interleaved_medians, warm_heap
+from .timing import ForeignLoad, call_sampler, interleaved_medians, relative_range, warm_heap
 
 FAMILIES = (*workloads.BASE, *workloads.PATTERNS)
 SIZES = {"s": ("s",), "base": ("",), "l": ("l",), "all": ("s", "", "l")}
@@ -131,7 +131,7 @@ def checked(name: str, peers: list[Peer], expected, notes: list[str],
 
 
 def _entry(peer: Peer, numerics, timing) -> dict:
-    return {"mode": peer.mode, "median_s": timing.median, "spread": timing.spread,
+    return {"mode": peer.mode, "median_s": timing.median, "spread": relative_range(timing),
             "samples_s": list(timing.samples), "exact": numerics.exact,
             "max_error": numerics.max_error, "allocation": peer.allocation,
             "schedule": peer.schedule}
@@ -189,7 +189,7 @@ def measure_workload(name: str, copies: Copies, target, options: BenchOptions,
         copy = timings[f"copy {level}"]
         bandwidth = 2 * copies(level).nbytes / copy.median
         return {"workload": workload, "bytes": traffic_bytes, "level": LEVEL[level],
-                "bandwidth_bytes_per_s": bandwidth, "copy_spread": copy.spread,
+                "bandwidth_bytes_per_s": bandwidth, "copy_spread": relative_range(copy),
                 "roofline_s": traffic_bytes / bandwidth, "foreign_cores": foreign,
                 "contestants": contestants}
 

@@ -8,10 +8,10 @@ a call) and all assume the cores are theirs: run on an otherwise idle machine.
 from __future__ import annotations
 
 import ctypes
-import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from ..timing import Timing
 
 MIN_SAMPLE_SECONDS = 0.05  # one sample repeats a call until it lasts this long: timer noise
 # and a rarely descheduled OpenMP thread (~8 ms here) are averaged out (5 ms samples were not)
@@ -68,20 +68,9 @@ def call_sampler(run: Callable[[], object],
     return sample
 
 
-@dataclass(frozen=True)
-class Timing:
-    """One contestant's samples (seconds per call), one per round."""
-
-    samples: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def spread(self) -> float:
-        """(max - min) / median over the rounds."""
-        return (max(self.samples) - min(self.samples)) / self.median
+def relative_range(timing: Timing) -> float:
+    """(max - min) / median of a contestant's samples over the rounds."""
+    return (max(timing.samples) - min(timing.samples)) / timing.median
 
 
 def interleaved_medians(samplers: dict[str, Callable[[], float]], repeat: int,
