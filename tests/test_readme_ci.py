@@ -39,8 +39,12 @@ def test_readme_api_tour_runs_and_matches_numpy(tmp_path, monkeypatch):
         "W5", scope["inputs"]), rtol=1e-4, atol=1e-3)
     assert len(scope["groups"]) == 1 and scope["fn"].num_kernels == 1
     assert scope["fn"].schedules == ("scatter-terminated",)
-    assert scope["tuned"].schedules == ("tuned:scatter-terminated",)
-    assert "records applied" in scope["tuned"].notices[0]
+    # a 4-trial search may find nothing faster than the default in process: then no record
+    # is applied, and the notice says so
+    applied = scope["tuned"].schedules == ("tuned:scatter-terminated",)
+    assert applied or scope["tuned"].schedules == ("scatter-terminated",)
+    notice = scope["tuned"].notices[0]
+    assert ("records applied" in notice) if applied else ("no record applied" in notice), notice
     np.testing.assert_allclose(scope["tuned"](x=scope["xa"], b=scope["ba"], cache=scope["ca"],
                                               slots=scope["sa"])[0], expected, rtol=1e-4,
                                atol=1e-3)
