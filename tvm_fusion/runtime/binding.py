@@ -62,6 +62,8 @@ class CallPlan:
                 self.copies.append((j, self.slot[t.name]))
             seen.add(t.name)
         self.n_outputs = len(graph.outputs)
+        self.donated_outputs = frozenset(graph.outputs[j].name for j, *_, donor, _
+                                         in self.output_slots if donor is not None)
 
     # ----- inputs ------------------------------------------------------------------------
     def bind(self, args: tuple, kwargs: dict) -> list:
@@ -146,7 +148,7 @@ class CallPlan:
             if array is None:
                 continue
             what = f"out[{j}] (output '{t.name}')"
-            if j in copies or t.name in self._donated_outputs():
+            if j in copies or t.name in self.donated_outputs:
                 raise InputError(f"{what}: this output is not written by a kernel (a donated "
                                  "input, a repeated output or an input returned as is); pass "
                                  "None in its place")
@@ -166,10 +168,6 @@ class CallPlan:
                                      "read an input after writing an output; pass a separate "
                                      "array")
         return list(out)
-
-    def _donated_outputs(self) -> list[str]:
-        return [self.graph.outputs[j].name for j, *_, donor, _ in self.output_slots
-                if donor is not None]
 
     # ----- running -----------------------------------------------------------------------
     def run(self, env: list, checked: bool) -> None:
