@@ -5,8 +5,8 @@ import pytest
 
 import tvm_fusion as tf
 from tvm_fusion import workloads
-from tvm_fusion.checks import index_checks
 from tvm_fusion.fuse import fuse, live_nodes
+from tvm_fusion.guards import index_checks
 
 
 @pytest.mark.parametrize("name", workloads.BASE + workloads.SMALL)

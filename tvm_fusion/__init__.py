@@ -8,19 +8,28 @@ from . import settings
 
 settings.configure_thread_pool()  # before TVM's thread pool exists (see settings)
 
-from . import reference, workloads
-from .fuse import FusionGroup, fuse
-from .graph import Graph, GraphError, Node, Tensor
 from .runtime.memory import aligned, empty
 
 __version__ = "0.1.0"
 
-# these import TVM (~1 s): loaded on first use, so `import tvm_fusion` stays light
+# Loaded on first use: `import tvm_fusion` imports only numpy, so `tvm_fusion.load` runs an
+# exported module in a process that never imports the graph builder, TVM's compiler or
+# MetaSchedule (tests/runtime/test_export.py checks sys.modules)
 _LAZY = {
+    "Graph": ("tvm_fusion.graph", "Graph"),
+    "GraphError": ("tvm_fusion.graph", "GraphError"),
+    "Node": ("tvm_fusion.graph", "Node"),
+    "Tensor": ("tvm_fusion.graph", "Tensor"),
+    "FusionGroup": ("tvm_fusion.fuse", "FusionGroup"),
+    "fuse": ("tvm_fusion.fuse", "fuse"),
+    "reference": ("tvm_fusion.reference", None),
+    "workloads": ("tvm_fusion.workloads", None),
     "compile": ("tvm_fusion.compiler", "compile"),
     "analysis": ("tvm_fusion.analysis", None),
     "from_onnx": ("tvm_fusion.frontends", "from_onnx"),
     "tune": ("tvm_fusion.tuning", "tune"),
+    "export": ("tvm_fusion.runtime.export", "export"),
+    "load": ("tvm_fusion.runtime.load", "load"),
 }
 
 
@@ -43,8 +52,10 @@ __all__ = [
     "analysis",
     "compile",
     "empty",
+    "export",
     "from_onnx",
     "fuse",
+    "load",
     "reference",
     "tune",
     "workloads",

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .build import build, build_group
-from .checks import donations, index_checks
 from .fuse import fuse as partition
 from .fuse import live_nodes
 from .graph import Graph, GraphError
+from .guards import donations, index_checks
 from .ops.relaxed import check_precision
 from .runtime.executor import CompiledGraph
 from .target import as_target

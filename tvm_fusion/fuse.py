@@ -10,7 +10,7 @@ reason, so the analysis can print why a boundary exists. Rules:
 - a node reads the output of a scatter (a scatter's update block must be the last writer of
   its output, so a scatter ends its kernel);
 - a scatter's indices are computed in the kernel and cannot be traced back to a graph input
-  through pure data movement (see ``checks.index_checks``): they must be range-checked before
+  through pure data movement (see ``guards.index_checks``): they must be range-checked before
   the scatter runs, so they have to come from memory (the scatter, and the data movement
   between the checked tensor and it, stay out of the group that computes them);
 - joining would make two groups wait on each other (a group must run after every group whose
@@ -22,8 +22,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from .checks import index_checks
 from .graph import Graph, Node, Tensor
+from .guards import index_checks
 
 SCATTERS = ("scatter_nd", "scatter_elements")
 

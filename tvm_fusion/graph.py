@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .checks import format_shape
+
 DTYPES = ("bool", "int32", "int64", "float16", "float32")
 FLOAT_DTYPES = ("float16", "float32")
 INT_DTYPES = ("int32", "int64")
@@ -73,10 +75,6 @@ class Node:
     inputs: tuple[Tensor, ...]
     attrs: dict[str, Any]
     output: Tensor = field(default=None, repr=False)  # type: ignore[assignment]
-
-
-def format_shape(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _check_shape(shape, what: str) -> tuple[int, ...]:

@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..checks import donations
 from ..fuse import FusionGroup, fuse, live_nodes
 from ..graph import Graph
+from ..guards import donations
 from .axes import GroupAxis, StageRole, group_axes
 from .split import MIN_PARALLEL_ELEMENTS, CoreSplit, core_split
-from .traffic import (SplitCost, ddr_bytes_donated, ddr_bytes_fused, ddr_bytes_unfused,
-                      split_costs, unfused_boundaries, working_set)
+from .traffic import (
+    SplitCost,
+    ddr_bytes_donated,
+    ddr_bytes_fused,
+    ddr_bytes_unfused,
+    split_costs,
+    unfused_boundaries,
+    working_set,
+)
 
 
 @dataclass(frozen=True)

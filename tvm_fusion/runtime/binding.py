@@ -13,12 +13,15 @@ read-only array, so a read-only input is copied too.
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..checks import InputError, bind_arguments, check_donated, check_input
-from ..graph import Graph, format_shape
+from ..checks import InputError, bind_arguments, check_donated, check_input, format_shape
 from .memory import ALIGNMENT, aligned_empty, empty, is_aligned
+
+if TYPE_CHECKING:
+    from ..graph import Graph
 
 # Outputs of at least this many bytes are allocated 64-byte aligned (aligning costs ~1.5 us
 # per array in Python; below this numpy's own 16-byte alignment costs the kernel less)
@@ -132,7 +135,7 @@ class CallPlan:
         input returned as is) once the kernels have run."""
         for j, slot in self.copies:
             value = env[slot]
-            results[j] = np.array(value if isinstance(value, np.ndarray) else value.numpy())
+            results[j] = np.array(_host(value))
         return tuple(results)
 
     def _check_out(self, env: list, out) -> list:
@@ -175,8 +178,7 @@ class CallPlan:
         for k, (function, slots) in enumerate(self.launch):
             if late and k in late:
                 for check, slot in late[k]:
-                    value = env[slot]
-                    check(value if isinstance(value, np.ndarray) else value.numpy())
+                    check(_host(env[slot]))
             function(*slots(env))
 
     # ----- explanation -------------------------------------------------------------------
@@ -205,6 +207,11 @@ class CallPlan:
             return f"written by the kernel into a fresh {ALIGNMENT}-byte aligned array"
         return (f"written by the kernel into a fresh numpy array (numpy's alignment: under "
                 f"{ALIGN_FROM_BYTES >> 10} KiB aligning costs more than it saves)")
+
+
+def _host(value) -> np.ndarray:
+    """A slot's value as a numpy array (an owned buffer is a TVM FFI tensor: no copy)."""
+    return value if isinstance(value, np.ndarray) else np.from_dlpack(value)
 
 
 def _getter(slots: list[int]):

@@ -7,21 +7,28 @@ once into a staging buffer kept for the next call. Outputs are written by the ke
 into the arrays returned: fresh 64-byte aligned arrays on every call (results never alias
 each other or an earlier call's), or the caller's ``out=`` arrays. Intermediates between
 kernels live in buffers allocated once per compiled graph.
+
+One executor for both ways of getting kernels: ``tvm_fusion.compile`` (kernels built in this
+process) and ``tvm_fusion.load`` (kernels of an exported ``.so``). It needs only numpy and
+``tvm_ffi`` (the kernels are TVM FFI functions): no TVM compiler, no graph builder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tvm
 import tvm_ffi
 
-from ..build import BuiltKernel
 from ..checks import Donation, IndexCheck, InputError
-from ..graph import Graph
 from ..timing import median_seconds
 from .binding import CallPlan
+from .memory import aligned, empty
+
+if TYPE_CHECKING:
+    from ..build import BuiltKernel
+    from ..graph import Graph
 
 
 class CompiledGraph:
@@ -33,17 +40,22 @@ class CompiledGraph:
     is not copied: the kernel updates the caller's array in place and returns it as the
     scatter's output. ``fn.explain_call(...)`` says, for given arrays, which are passed as
     they are and which are copied, and why.
+
+    ``graph`` is a ``Graph`` or anything with its ``name``, ``inputs``, ``outputs`` (tensors
+    with ``name``, ``shape``, ``dtype``), ``tensors`` (by name: intermediates too) and
+    ``constants`` (name -> array); a kernel anything with ``function``, ``inputs``, ``outputs``
+    (tensor names, the function's parameters in order) and ``nodes`` (the ops it runs):
+    ``runtime/load.py`` builds both from an exported module's metadata.
     """
 
     def __init__(self, graph: Graph, kernels: Sequence[BuiltKernel], checks: Sequence[IndexCheck],
-                 target: tvm.target.Target, donations: Sequence[Donation] = ()) -> None:
+                 target, donations: Sequence[Donation] = ()) -> None:
         self.graph = graph
         self.donations = tuple(donations)
         self.kernels = tuple(kernels)
         self.target = target
         self.output_names = tuple(t.name for t in graph.outputs)
         self.input_names = tuple(t.name for t in graph.inputs)
-        self._device = tvm.cpu(0)
         graph_inputs = set(self.input_names) | set(graph.constants)
         input_checks = [c for c in checks if c.tensor in graph_inputs]
         late_checks: dict[int, list[IndexCheck]] = {}  # kernel position -> checks before it
@@ -54,15 +66,14 @@ class CompiledGraph:
         for check in input_checks:  # constants are checked once, here
             if check.tensor in graph.constants:
                 check(graph.constants[check.tensor])
-        fixed = {name: tvm.runtime.tensor(value, self._device)
-                 for name, value in graph.constants.items()}
+        fixed = {name: _tensor(aligned(value)) for name, value in graph.constants.items()}
         outputs = set(self.output_names)
         donor_of = {d.output: d.input for d in self.donations}
         for kernel in self.kernels:
             for name in kernel.outputs:
                 if name not in outputs and name not in donor_of:
                     t = graph.tensors[name]
-                    fixed[name] = tvm.runtime.empty(t.shape, t.dtype, self._device)
+                    fixed[name] = _tensor(empty(t.shape, t.dtype))
         self._plan = CallPlan(graph, self.kernels, fixed, donor_of,
                               [c for c in input_checks if c.tensor in self.input_names],
                               late_checks)
@@ -124,6 +135,12 @@ class CompiledGraph:
     def __repr__(self) -> str:
         return (f"CompiledGraph({self.graph.name!r}, kernels={self.num_kernels}, "
                 f"target={self.target})")
+
+
+def _tensor(array: np.ndarray):
+    """A buffer owned by the compiled graph, converted to a TVM FFI tensor once (it keeps the
+    array alive)."""
+    return tvm_ffi.from_dlpack(array, require_alignment=64)
 
 
 __all__ = ["CompiledGraph", "InputError"]

@@ -26,8 +26,8 @@ import tvm
 import tvm_ffi
 
 from ..build import template_context
-from ..checks import index_checks
 from ..graph import Graph
+from ..guards import index_checks
 from ..lower import LoweredKernel
 from ..target import as_target
 from ..timing import interleaved, median_seconds, ratios
