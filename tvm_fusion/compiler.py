@@ -16,7 +16,7 @@ from .target import as_target
 
 
 def compile(
-    graph: Graph, *, target: Any = None, fuse: bool = True, template: Any = None,
+    graph: Graph, *, target: Any = None, cpu: str | None = None, fuse: bool = True, template: Any = None,
     decisions: dict[str, int] | None = None, tuning_logs: str | None = None,
     donate: Sequence[str] | None = None, precision: str = "exact",
 ) -> CompiledGraph:
@@ -33,6 +33,12 @@ def compile(
         The graph; it must have at least one output.
     target : tvm.target.Target | dict | None
         Where to run; ``None`` is the host CPU (detected ``mcpu``, all cores).
+    cpu : str, optional
+        Build for another CPU than this one, e.g. to export one module for a fleet:
+        ``"x86-64-v2"`` (SSE4.2), ``"x86-64-v3"`` (AVX2, FMA), ``"x86-64-v4"`` (AVX-512),
+        ``"native"`` (this CPU, the default) or any LLVM CPU name (``"znver4"``). The module
+        then runs on any CPU of that level; tuning records are per CPU, so a level without
+        records gets the templates' default schedules.
     fuse : bool
         One kernel per fusion group (default) or one kernel per op.
     template : module, optional
@@ -68,7 +74,7 @@ def compile(
     if not graph.outputs:
         raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
     check_precision(precision)
-    target = as_target(target)
+    target = as_target(target, cpu)
     needed = live_nodes(graph)
     donated = donations(graph, donate, needed)
     scatters = frozenset(d.scatter for d in donated)

@@ -8,26 +8,47 @@ import tvm
 
 from . import settings
 
+CPU_LEVELS = ("native", "x86-64-v2", "x86-64-v3", "x86-64-v4")  # or any LLVM CPU name
 
-def host_target(cores: int | None = None) -> tvm.target.Target:
+
+def host_target(cores: int | None = None, cpu: str | None = None) -> tvm.target.Target:
     """The LLVM target of this machine (detected ``mcpu``, its core count).
+
+    ``cpu`` builds for another CPU instead: a portable level (``"x86-64-v2"``: SSE4.2,
+    ``"x86-64-v3"``: AVX2 and FMA, ``"x86-64-v4"``: AVX-512) or any LLVM CPU name
+    (``"znver4"``); ``None`` or ``"native"`` is this machine's.
 
     On AVX-512 CPUs LLVM's tuning for Intel server parts (``prefer-256-bit``) splits every
     512-bit vector the templates ask for into two 256-bit halves; it is turned off, so the
     vectors are the width ``vector_bytes`` reports (measured here: softmax 1024x4096 3.3 ms
     with 256-bit halves, 2.5 ms with 512-bit vectors; other kernels unchanged).
     """
-    mcpu = settings.mcpu() or tvm.target.codegen.llvm_get_system_cpu()
+    mcpu = _mcpu(cpu)
     spec = {"kind": "llvm", "mcpu": mcpu, "num-cores": cores or settings.num_cores()}
     if "avx512f" in tvm.target.codegen.llvm_get_cpu_features(tvm.target.Target(spec)):
         spec["mattr"] = ["-prefer-256-bit"]
     return tvm.target.Target(spec)
 
 
-def as_target(target: Any = None) -> tvm.target.Target:
-    """Accept ``None`` (host), a ``Target``, a dict or a JSON/dict-like string."""
+def _mcpu(cpu: str | None) -> str:
+    if cpu is None or cpu == "native":
+        return settings.mcpu() or tvm.target.codegen.llvm_get_system_cpu()
+    triple = tvm.target.codegen.llvm_get_system_triple()
+    if not isinstance(cpu, str) or not tvm.target.codegen.llvm_is_valid_cpu(cpu, triple):
+        raise ValueError(f"cpu={cpu!r} is not a CPU LLVM knows for {triple}: use one of "
+                         f"{', '.join(CPU_LEVELS)} or an LLVM CPU name such as 'znver3' or "
+                         "'skylake-avx512'")
+    return cpu
+
+
+def as_target(target: Any = None, cpu: str | None = None) -> tvm.target.Target:
+    """Accept ``None`` (host, or ``cpu``: see :func:`host_target`), a ``Target``, a dict or a
+    JSON/dict-like string."""
+    if cpu is not None and target is not None:
+        raise ValueError("give target= or cpu=, not both (cpu= is the host target built for "
+                         "another CPU level)")
     if target is None:
-        return host_target()
+        return host_target(cpu=cpu)
     if isinstance(target, tvm.target.Target):
         return target
     try:

@@ -52,6 +52,7 @@ class CompiledGraph:
                  target, donations: Sequence[Donation] = ()) -> None:
         self.graph = graph
         self.donations = tuple(donations)
+        self.index_checks = tuple(checks)
         self.kernels = tuple(kernels)
         self.target = target
         self.output_names = tuple(t.name for t in graph.outputs)
@@ -119,6 +120,10 @@ class CompiledGraph:
         Input and index checks run once before timing. A donated array is updated in place
         by every timed run.
         """
+        env = self._bound_for_timing(args, kwargs)
+        return median_seconds(lambda: self._plan.run(env, checked=False), repeat=repeat)
+
+    def _bound_for_timing(self, args: tuple, kwargs: dict) -> list:
         plan = self._plan
         env = plan.bind(args, kwargs)
         plan.bind_outputs(env, None)
@@ -126,7 +131,17 @@ class CompiledGraph:
         for i, value in enumerate(env):  # DLPack conversion once, not on every timed run
             if isinstance(value, np.ndarray):
                 env[i] = tvm_ffi.from_dlpack(value, require_alignment=value.itemsize or 1)
-        return median_seconds(lambda: plan.run(env, checked=False), repeat=repeat)
+        return env
+
+    def kernel_seconds(self, *args, repeat: int = 15, **kwargs) -> tuple[float, ...]:
+        """Median seconds of each kernel alone, in kernel order (inputs bound as in
+        :meth:`benchmark`; intermediates are what the previous kernels left)."""
+        env = self._bound_for_timing(args, kwargs)
+        seconds = []
+        for function, slots in self._plan.launch:
+            arguments = slots(env)
+            seconds.append(median_seconds(lambda f=function, a=arguments: f(*a), repeat=repeat))
+        return tuple(seconds)
 
     def check_inputs(self, *args, **kwargs) -> None:
         """Raise ``InputError`` when these arguments would be refused by a call."""
