@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from tvm_fusion import workloads
+from tvm_fusion.analysis import analyze
 from tvm_fusion.bench import workload_names
 from tvm_fusion.bench.numerics import NumericsError, classify
 from tvm_fusion.bench.report import LATENCY_COLUMNS
+from tvm_fusion.bench.roofline import MODEL, Traffic, donated_traffic, roofline_seconds, traffic
+from tvm_fusion.settings import num_cores
 from tvm_fusion.target import host_target, target_key
 
 ARGS = ["W1s", "P4s", "--ms-trials", "4", "--tune-trials", "4", "--repeat", "2"]
@@ -48,15 +51,21 @@ def test_bench_writes_every_contestant_with_positive_medians(bench_runs):
         assert set(ALWAYS) <= set(row["contestants"]), sorted(row["contestants"])
         assert "relaxed kernel" not in row["contestants"]  # f32 workloads: no relaxed column
         assert row["roofline_s"] > 0 and row["bytes"] > 0 and row["foreign_cores"] >= 0
-        assert row["roofline_s"] == pytest.approx(row["bytes"] / row["bandwidth_bytes_per_s"])
+        assert row["bytes_read"] + row["bytes_written"] == row["bytes"]
+        assert row["roofline_s"] == pytest.approx(max(  # the model the report states
+            row["bytes_read"] / row["read_bytes_per_s"],
+            row["bytes_written"] / row["write_bytes_per_s"]))
         assert row["level"] == "L2"  # the s forms' data lives in L2
         for label, entry in row["contestants"].items():
             assert len(entry["samples_s"]) == 2, label
             assert all(s > 0 for s in entry["samples_s"]), label
             assert entry["median_s"] > 0 and entry["exact"], label
     assert set(rows["P4s donated"]["contestants"]) == {"default kernel", "default call"}
-    assert results["threads"] >= 1 and all(b["bytes_per_s"] > 0
-                                            for b in results["bandwidth"].values())
+    assert results["threads"] >= 1 and all(b[kind]["bytes_per_s"] > 0
+                                            for b in results["bandwidth"].values()
+                                            for kind in ("read", "write", "copy"))
+    assert f"Roofline = {MODEL}" in md and "## Roofline" in md
+    assert "faster than its roofline" in md or "Above 100 % of the roofline" in md
     for name in ("W1s", "P4s"):  # progress per workload and contestant on stderr
         assert f"{name}: MetaSchedule generic ..." in first
         assert f"{name}: timing" in first
@@ -99,3 +108,27 @@ def test_workload_names_sizes_and_errors():
     assert workload_names(["W3l"], "base") == ["W3l"]
     with pytest.raises(ValueError, match="unknown workloads W9"):
         workload_names(["W9"], "base")
+
+
+@pytest.mark.parametrize("name", [*workloads.BASE, *workloads.PATTERNS])
+def test_bytes_read_and_written_add_up_to_the_fused_traffic(name):
+    graph = workloads.graph(name + "s")
+    moved, _ = traffic(graph)
+    groups = analyze(graph, cores=num_cores()).groups
+    assert moved.read + moved.written == moved.total == sum(g.ddr_fused for g in groups)
+    outputs = sum(t.nbytes for t in graph.outputs)
+    assert moved.written >= outputs and moved.read >= sum(t.nbytes for t in graph.inputs)
+
+
+def test_donated_traffic_reads_k_and_positions_and_writes_the_rows():
+    arrays = workloads.inputs("P4s")
+    moved = donated_traffic(arrays)
+    assert moved.read == arrays["k"].nbytes + arrays["positions"].nbytes
+    assert moved.written == arrays["k"].nbytes
+
+
+def test_roofline_overlaps_reads_and_writes():
+    assert roofline_seconds(Traffic(10, 0), 5.0, 1.0) == 2.0  # a pure read: R / Br
+    assert roofline_seconds(Traffic(0, 10), 1.0, 5.0) == 2.0  # a pure write: W / Bw
+    assert roofline_seconds(Traffic(10, 10), 5.0, 2.0) == 5.0  # the slower side bounds
+    assert "max(bytes read / read bandwidth, bytes written / write bandwidth)" in MODEL

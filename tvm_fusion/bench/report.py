@@ -125,6 +125,49 @@ def _noise_notes(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _bandwidth_lines(results: dict) -> list[str]:
+    rows = results["rows"]
+    lines = [(f"Roofline = {results['model']}. Bytes: the minimum traffic, every fused group's "
+             "inputs read once and outputs written once (a scatter's output in full); "
+             "bandwidths: the best read, write and copy method of the data's memory level, "
+             "chosen at the start and sampled again in every round of every workload (the "
+             "rooflines below use those rounds' medians)."), ""]
+    for level, b in results["bandwidth"].items():
+        parts = []
+        for kind in ("read", "write", "copy"):
+            during = [r[f"{kind}_bytes_per_s"] / 1e9 for r in rows if r["level"] == level]
+            parts.append(f"{kind} {b[kind]['bytes_per_s'] / 1e9:.1f} GB/s ({b[kind]['method']}"
+                         f"; in the rounds {min(during, default=0):.1f}-"
+                         f"{max(during, default=0):.1f})")
+        lines.append(f"- {level} ({b['array_bytes'] >> 10} KiB arrays): {'; '.join(parts)}"
+                     " (copy: read + written bytes counted)")
+    return lines
+
+
+def roofline_table(rows: list[dict]) -> str:
+    cells = [[row["workload"], row["level"], f"{row['bytes_read'] / 2**20:.2f}",
+              f"{row['bytes_written'] / 2**20:.2f}", f"{row['read_bytes_per_s'] / 1e9:.1f}",
+              f"{row['write_bytes_per_s'] / 1e9:.1f}", f"{row['copy_bytes_per_s'] / 1e9:.1f}",
+              _us(row["roofline_s"]), _ratio(row["copy_roofline_s"], row["copy_s"], True)]
+             for row in rows]
+    return markdown_table(["workload", "level", "read MiB", "written MiB", "read GB/s",
+                           "write GB/s", "copy GB/s", "roofline µs", "% roofline copy"],
+                          cells, left=2)
+
+
+def _above_roofline(rows: list[dict]) -> list[str]:
+    """Every contestant (and copy) faster than its roofline: the model is then not a bound."""
+    above = [f"{row['workload']} copy {row['copy_roofline_s'] / row['copy_s']:.0%}"
+             for row in rows if row["copy_s"] < row["copy_roofline_s"]]
+    above += [f"{row['workload']} {label} {row['roofline_s'] / entry['median_s']:.0%}"
+              for row in rows for label, entry in row["contestants"].items()
+              if entry["median_s"] < row["roofline_s"]]
+    if not above:
+        return ["No contestant and no copy ran faster than its roofline.", ""]
+    return [f"Above 100 % of the roofline (the model is not a bound there): {', '.join(above)}.",
+            ""]
+
+
 def markdown(results: dict) -> str:
     rows = results["rows"]
     lines = [
@@ -142,12 +185,7 @@ def markdown(results: dict) -> str:
                        f"{results['threads']} cores busy while the workloads were timed "
                        "(/proc/stat minus this process): on a busy machine the runtimes that "
                        "assume the cores are theirs suffer most."), ""]
-    for level, b in results["bandwidth"].items():
-        during = [r["bandwidth_bytes_per_s"] / 1e9 for r in rows if r["level"] == level]
-        lines.append(f"- roofline bandwidth, {level} ({b['array_bytes'] >> 10} KiB arrays, "
-                     f"best copy: {b['method']}): {b['bytes_per_s'] / 1e9:.1f} GB/s at the "
-                     f"start; in the workloads' rounds (the rooflines below) "
-                     f"{min(during, default=0):.1f}-{max(during, default=0):.1f} GB/s")
+    lines += _bandwidth_lines(results)
     lines += ["", "## Latency (µs)", "", latency_table(rows), "",
               (f"{OTHER_NUMERICS} other numerics: within the loose tolerance of the workload's "
               "numpy but not within the exact ONNX result's tight one (on the fp16 workloads: "
@@ -156,8 +194,10 @@ def markdown(results: dict) -> str:
               ("Each peer's latency / tvm-fusion tuned in the same mode (`/k`: kernel-level "
               "peers over `tuned kernel`; `/c`: call-level peers over `tuned call`): above 1 "
               "tvm-fusion is faster. `predicted`: the split analysis' DDR bytes unfused / "
-              "fused. `% roofline`: roofline time / latency."), "",
-              ratio_table(rows), "", "## Notes", "",
+              "fused. `% roofline`: roofline time / latency (the roofline: see the header and "
+              "the Roofline section)."), "",
+              ratio_table(rows), "", "## Roofline", "", roofline_table(rows), "",
+              *_above_roofline(rows), "## Notes", "",
               "How each contestant's output is allocated:", *_allocations(rows)]
     numerics = _numerics_notes(rows)
     if numerics:

@@ -2,7 +2,8 @@
 
 Per workload: set up every peer (compile, tune or reuse records, build), check each output
 against the workload's numpy, then time all of them in the same interleaved rounds. The
-roofline bandwidth of each requested size's memory level is measured first, in this run.
+read, write and copy bandwidths of each requested size's memory level are measured first, in
+this run, and their best methods sampled again in every round.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ from .metaschedule import metaschedule_peer
 from .numerics import NumericsError, classify
 from .ours import donated_peers, relaxed_peers, tuned_peers, untuned_peers
 from .peers import Peer, numpy_peer, onnxruntime_peers, relax_peer, torch_available, torch_peers
-from .roofline import COPY_BYTES, LEVEL, Copy, donated_bytes, level_of, size_of, traffic
+from .roofline import (
+    LEVEL,
+    MODEL,
+    PROBE_BYTES,
+    Level,
+    Traffic,
+    donated_traffic,
+    level_of,
+    roofline_seconds,
+    size_of,
+    traffic,
+)
 from .timing import ForeignLoad, call_sampler, interleaved_medians, relative_range, warm_heap
 
 FAMILIES = (*workloads.BASE, *workloads.PATTERNS)
@@ -137,25 +149,35 @@ def _entry(peer: Peer, numerics, timing) -> dict:
             "schedule": peer.schedule}
 
 
-class Copies:
-    """One :class:`~.roofline.Copy` per memory level, made and measured when first needed."""
+class Levels:
+    """One :class:`~.roofline.Level` per memory level, made and measured when first needed."""
 
     def __init__(self, target, repeat: int) -> None:
         self.target, self.repeat, self.by_level = target, repeat, {}
 
-    def __call__(self, suffix: str) -> Copy:
+    def __call__(self, suffix: str) -> Level:
         if suffix not in self.by_level:
-            say(f"measuring copy bandwidth, {LEVEL[suffix]} ({COPY_BYTES[suffix] >> 10} KiB "
-                "arrays) ...")
-            self.by_level[suffix] = Copy(COPY_BYTES[suffix], self.target)
+            say(f"measuring read, write and copy bandwidths, {LEVEL[suffix]} "
+                f"({PROBE_BYTES[suffix] >> 10} KiB arrays) ...")
+            self.by_level[suffix] = Level(PROBE_BYTES[suffix], self.target)
             self.by_level[suffix].measure(self.repeat)
         return self.by_level[suffix]
 
 
-def measure_workload(name: str, copies: Copies, target, options: BenchOptions,
+def _bandwidths(level: Level, suffix: str, timings) -> dict:
+    """A row's bandwidths and their spreads from the probes' samples in its rounds."""
+    out = {}
+    for probe in level.probes:
+        timing = timings[f"{probe.kind} {suffix}"]
+        out[f"{probe.kind}_bytes_per_s"] = probe.moved / timing.median
+        out[f"{probe.kind}_spread"] = relative_range(timing)
+    return out
+
+
+def measure_workload(name: str, levels: Levels, target, options: BenchOptions,
                      notes: list[str], wrong: list[str]) -> list[dict]:
     """The workload's result row (and for P4 its ``donated`` row, timed in the same rounds);
-    the copy of each row's memory level is sampled in the same rounds too."""
+    the best read, write and copy of each row's memory level are sampled in the same rounds."""
     graph, arrays = workloads.load(name)
     expected = workloads.reference(name, arrays)
     peers = setup_peers(name, graph, arrays, target, options, notes)
@@ -163,12 +185,14 @@ def measure_workload(name: str, copies: Copies, target, options: BenchOptions,
         name, "donated (in place)", lambda: (donated_peers(
             name, graph, arrays, target, notes) or ([], None))[0], notes)
     contestants = checked(name, peers + donated, expected, notes, wrong)
-    nbytes, predicted = traffic(graph)
-    levels = {name: size_of(name)}
+    fused, predicted = traffic(graph)
+    row_traffic = {name: (fused, size_of(name))}
     if donated:
-        levels[f"{name} donated"] = level_of(donated_bytes(arrays))
-    samplers = {f"copy {level}": call_sampler(copies(level).best())
-                for level in dict.fromkeys(levels.values())}
+        moved = donated_traffic(arrays)
+        row_traffic[f"{name} donated"] = (moved, level_of(moved.total))
+    samplers = {f"{probe.kind} {suffix}": call_sampler(probe.best())
+                for suffix in dict.fromkeys(s for _, s in row_traffic.values())
+                for probe in levels(suffix).probes}
     samplers |= {label: peer.sample or call_sampler(peer.run)
                  for label, (peer, _) in contestants.items()}
     say(f"  {name}: timing {len(samplers)} contestants, {options.repeat} interleaved rounds")
@@ -184,26 +208,32 @@ def measure_workload(name: str, copies: Copies, target, options: BenchOptions,
     entries = {label: _entry(peer, numerics, timings[label])
                for label, (peer, numerics) in contestants.items()}
 
-    def row(workload: str, traffic_bytes: int, contestants: dict) -> dict:
-        level = levels[workload]
-        copy = timings[f"copy {level}"]
-        bandwidth = 2 * copies(level).nbytes / copy.median
-        return {"workload": workload, "bytes": traffic_bytes, "level": LEVEL[level],
-                "bandwidth_bytes_per_s": bandwidth, "copy_spread": relative_range(copy),
-                "roofline_s": traffic_bytes / bandwidth, "foreign_cores": foreign,
+    def row(workload: str, contestants: dict) -> dict:
+        moved, suffix = row_traffic[workload]
+        level = levels(suffix)
+        bandwidths = _bandwidths(level, suffix, timings)
+        copy_traffic = Traffic(level.nbytes, level.nbytes)
+        roofline = roofline_seconds(moved, bandwidths["read_bytes_per_s"],
+                                    bandwidths["write_bytes_per_s"])
+        copy_roofline = roofline_seconds(copy_traffic, bandwidths["read_bytes_per_s"],
+                                         bandwidths["write_bytes_per_s"])
+        return {"workload": workload, "bytes": moved.total, "bytes_read": moved.read,
+                "bytes_written": moved.written, "level": LEVEL[suffix], **bandwidths,
+                "roofline_s": roofline, "copy_s": timings[f"copy {suffix}"].median,
+                "copy_roofline_s": copy_roofline, "foreign_cores": foreign,
                 "contestants": contestants}
 
-    rows = [{**row(name, nbytes, {k: v for k, v in entries.items()
-                                  if not k.startswith("donated")}), "predicted": predicted}]
+    rows = [{**row(name, {k: v for k, v in entries.items() if not k.startswith("donated")}),
+             "predicted": predicted}]
     if donated:
-        rows.append({**row(f"{name} donated", donated_bytes(arrays), {
+        rows.append({**row(f"{name} donated", {
             k.replace("donated", "default"): v for k, v in entries.items()
             if k.startswith("donated")}), "predicted": None})
         notes.append(f"{name} donated: compile(graph, donate=['cache']) in the default columns "
                      "(records are for the out-of-place kernel), the same cache array updated "
                      "in place by every call; roofline = in-place traffic (k and positions "
-                     f"read, the addressed cache rows written) over the {rows[-1]['level']} "
-                     "bandwidth")
+                     f"read, the addressed cache rows written) at the {rows[-1]['level']} "
+                     "bandwidths")
     return rows
 
 
@@ -237,21 +267,22 @@ def run_bench(options: BenchOptions) -> dict:
     if not torch_available():
         notes.append("torch and torch.compile: skipped, torch is not installed (pip install "
                      "-e .[bench] --extra-index-url https://download.pytorch.org/whl/cpu)")
-    copies = Copies(target, options.repeat)
+    levels = Levels(target, options.repeat)
     for suffix in dict.fromkeys(size_of(n) for n in names):
-        copies(suffix)
+        levels(suffix)
     rows = []
     for number, name in enumerate(names, 1):
         say(f"[{number}/{len(names)}] {name}")
-        rows += measure_workload(name, copies, target, options, notes, wrong)
+        rows += measure_workload(name, levels, target, options, notes, wrong)
     results = {"command": options.command, "date": date, "cpu": cpu_name(),
                "target": str(target), "threads": num_cores(),
                "rounds": options.repeat, "tune_trials": options.tune_trials,
                "ms_trials": options.ms_trials, "heap": heap,
                "seconds": time.time() - start,
-               "bandwidth": {LEVEL[suffix]: {"bytes_per_s": copy.bandwidth,
-                                             "method": copy.method, "array_bytes": copy.nbytes}
-                             for suffix, copy in copies.by_level.items()},
+               "model": MODEL,
+               "bandwidth": {LEVEL[suffix]: {"array_bytes": level.nbytes, **{
+                   probe.kind: {"bytes_per_s": probe.bandwidth, "method": probe.method}
+                   for probe in level.probes}} for suffix, level in levels.by_level.items()},
                "rows": rows, "notes": notes, "wrong": wrong}
     for path in write_reports(results, out):
         say(f"written {path}")
