@@ -12,8 +12,9 @@ sum with 128 independent accumulators per core, and numpy's ``sum`` on 1 and on 
 core), a write (the best of a TVM parallel vectorised fill, numpy's ``fill`` and ``memset`` on
 1 and on one thread per core) and, as a reference, a copy (a TVM parallel copy, numpy's memcpy
 on 1 and on one thread per core; read + write counted). The best method of each is chosen at
-the start of the run and then timed in every round of every workload beside its contestants
-(the median of those rounds is the workload's bandwidth).
+the start of the run (all methods in the same interleaved rounds) and then timed in every
+round of every workload beside its contestants (the median of those rounds is the workload's
+bandwidth).
 
 Time model: ``roofline = max(read / read bandwidth, written / write bandwidth)``, reads and
 writes overlapped. Chosen by measurement (``benchmarks/roofline_model.py``, rocketlake, 2
@@ -46,7 +47,7 @@ from tvm import te
 from ..analysis import analyze
 from ..runtime.memory import empty
 from ..settings import num_cores
-from ..timing import median_seconds
+from .timing import call_sampler, interleaved_medians
 
 PROBE_BYTES = {"l": 256 << 20, "": 8 << 20, "s": 512 << 10}  # by size suffix ("" = base)
 COPY_BYTES = PROBE_BYTES  # the name the copy-only roofline used
@@ -116,13 +117,10 @@ class Probe:
         self.method = ""
         self.bandwidth = 0.0
 
-    def measure(self, repeat: int) -> tuple[float, str]:
-        """``(bytes/s, method)`` of the best method, each timed ``repeat`` times."""
-        results = {method: self.moved / median_seconds(run, repeat=repeat)
-                   for method, run in self.runs.items()}
-        self.method = max(results, key=results.get)
-        self.bandwidth = results[self.method]
-        return self.bandwidth, self.method
+    def choose(self, bandwidths: dict[str, float]) -> None:
+        """Keep the method of the highest bandwidth (bytes/s by method)."""
+        self.method = max(bandwidths, key=bandwidths.get)
+        self.bandwidth = bandwidths[self.method]
 
     def best(self):
         return self.runs[self.method]
@@ -162,8 +160,16 @@ class Level:
         self.probes = (self.read, self.write, self.copy)
 
     def measure(self, repeat: int) -> None:
+        """Every method of every probe in the same ``repeat`` interleaved rounds, then each
+        probe's best: timed one after the other, a slow phase of the machine (or a cold thread
+        pool) hitting only the first method chose a slower one (measured: numpy's fill at
+        28 GB/s over the 57 GB/s TVM fill)."""
+        samplers = {(probe.kind, method): call_sampler(run)
+                    for probe in self.probes for method, run in probe.runs.items()}
+        timings = interleaved_medians(samplers, repeat)
         for probe in self.probes:
-            probe.measure(repeat)
+            probe.choose({method: probe.moved / timings[probe.kind, method].median
+                          for method in probe.runs})
 
 
 def _parts(array: np.ndarray, cores: int) -> list[np.ndarray]:
