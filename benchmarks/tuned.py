@@ -36,7 +36,7 @@ from tvm_fusion.schedules import choose
 import tvm_fusion as tf
 from tvm_fusion import workloads
 from tvm_fusion.build import template_context
-from tvm_fusion.fuse import fuse, live_nodes
+from tvm_fusion.fusion import fuse, live_nodes
 from tvm_fusion.settings import default_logs
 from tvm_fusion.target import as_target
 from tvm_fusion.tuning.measure import EVALUATOR, kernel_arguments

@@ -36,7 +36,7 @@ from common import markdown_table
 
 from tvm_fusion import workloads
 from tvm_fusion.build import build_group
-from tvm_fusion.fuse import fuse, live_nodes
+from tvm_fusion.fusion import fuse, live_nodes
 from tvm_fusion.lower import lower
 from tvm_fusion.target import as_target
 from tvm_fusion.timing import median_seconds

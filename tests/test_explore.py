@@ -8,8 +8,8 @@ import pytest
 import tvm_fusion as tf
 from tvm_fusion import schedules, workloads
 from tvm_fusion.build import template_context
-from tvm_fusion.explore import explore, load_template
-from tvm_fusion.fuse import fuse
+from tvm_fusion.apps.explore import explore, load_template
+from tvm_fusion.fusion import fuse
 from tvm_fusion.target import host_target
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import tvm_fusion as tf
 from tvm_fusion import workloads
-from tvm_fusion.fuse import fuse, live_nodes
+from tvm_fusion.fusion import fuse, live_nodes
 from tvm_fusion.guards import index_checks
 
 

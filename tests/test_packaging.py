@@ -50,3 +50,15 @@ def test_wheel_install_contains_and_imports_schedules(tmp_path):
     package_file, schedule_file = result.stdout.split()
     assert Path(package_file).is_relative_to(target)
     assert Path(schedule_file).is_relative_to(target)
+
+
+def test_every_public_name_resolves_to_what_it_names():
+    """``import tvm_fusion`` loads its names on first use; importing a submodule must not bind
+    over a function of the same name (``tf.fuse`` once became the module ``tvm_fusion.fuse``)."""
+    import tvm_fusion as tf
+    import tvm_fusion.compiler  # imports fusion, graph, ... as submodules
+
+    assert callable(tf.fuse) and tf.fuse.__module__ == "tvm_fusion.fusion"
+    for name in tf.__all__:
+        assert getattr(tf, name) is not None, name
+    assert callable(tf.compile) and callable(tf.export) and callable(tf.load)

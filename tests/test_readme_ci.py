@@ -38,6 +38,9 @@ def test_readme_api_tour_runs_and_matches_numpy(tmp_path, monkeypatch):
     np.testing.assert_allclose(scope["expected"], scope["tf"].workloads.reference(
         "W5", scope["inputs"]), rtol=1e-4, atol=1e-3)
     assert len(scope["groups"]) == 1 and scope["fn"].num_kernels == 1
+    np.testing.assert_array_equal(scope["out_loaded"], scope["portable"](
+        x=scope["xa"], b=scope["ba"], cache=scope["ca"], slots=scope["sa"])[0])
+    assert (tmp_path / "out" / "w5.tir.py").is_file()
     assert scope["fn"].schedules == ("scatter-terminated",)
     # a 4-trial search may find nothing faster than the default in process: then no record
     # is applied, and the notice says so

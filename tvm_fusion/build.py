@@ -19,7 +19,7 @@ from tvm_fusion import schedules
 
 from .alignment import finalize
 from .analysis import analyze_group
-from .fuse import FusionGroup
+from .fusion import FusionGroup
 from .graph import Node, Tensor
 from .lower import LoweredKernel, external_inputs, lower
 from .ops.fp16 import native_fp16

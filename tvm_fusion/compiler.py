@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .build import build, build_group
-from .fuse import fuse as partition
-from .fuse import live_nodes
+from .fusion import fuse as partition
+from .fusion import live_nodes
 from .graph import Graph, GraphError
 from .guards import donations, index_checks
 from .ops.relaxed import check_precision
@@ -22,7 +22,7 @@ def compile(
 ) -> CompiledGraph:
     """Compile ``graph`` into a callable.
 
-    With ``fuse=True`` every fusion group (:func:`tvm_fusion.fuse.fuse`) is one kernel; with
+    With ``fuse=True`` every fusion group (:func:`tvm_fusion.fusion.fuse`) is one kernel; with
     ``fuse=False`` every op is its own kernel (the baseline, simple per-op schedules). A fused
     kernel is scheduled by the first matching template of ``tvm_fusion.schedules``
     (``compiled.schedules`` lists them). Kernels are cached per process.

@@ -179,7 +179,7 @@ def test_base_size_splits_rows_across_cores_and_vectorises():
 def test_two_reductions_over_different_axes_do_not_match():
     from tvm_fusion import schedules
     from tvm_fusion.build import template_context
-    from tvm_fusion.fuse import fuse
+    from tvm_fusion.fusion import fuse
 
     g = tf.Graph()
     x = g.input("x", (8, 9, 10), "float32")

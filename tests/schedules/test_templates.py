@@ -11,7 +11,7 @@ import pytest
 import tvm_fusion as tf
 from tvm_fusion import schedules, workloads
 from tvm_fusion.build import build_group, template_context
-from tvm_fusion.fuse import fuse
+from tvm_fusion.fusion import fuse
 from tvm_fusion.inspect_ir import global_intermediates
 from tvm_fusion.target import host_target
 

@@ -12,7 +12,7 @@ from tvm.s_tir import meta_schedule as ms
 import tvm_fusion as tf
 from tvm_fusion import schedules, workloads
 from tvm_fusion.build import template_context
-from tvm_fusion.fuse import fuse
+from tvm_fusion.fusion import fuse
 from tvm_fusion.lower import lower
 from tvm_fusion.target import host_target
 from tvm_fusion.tuning import record_dir, tune

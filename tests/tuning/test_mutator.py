@@ -9,7 +9,7 @@ from tvm import s_tir
 
 from tvm_fusion import schedules, workloads
 from tvm_fusion.build import template_context
-from tvm_fusion.fuse import fuse
+from tvm_fusion.fusion import fuse
 from tvm_fusion.lower import lower
 from tvm_fusion.target import host_target
 from tvm_fusion.tuning.mutator import MutateTemplateDecision, trace_decisions

@@ -4,7 +4,7 @@ shapes, dtypes, the op chain or the template change; the target key separates ta
 import pytest
 
 import tvm_fusion as tf
-from tvm_fusion.fuse import fuse
+from tvm_fusion.fusion import fuse
 from tvm_fusion.target import as_target, target_key
 from tvm_fusion.tuning import workload_key
 from tvm_fusion.tuning.records import RECORD_FILE, best_logged_seconds

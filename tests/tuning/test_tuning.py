@@ -16,7 +16,7 @@ import pytest
 
 import tvm_fusion as tf
 from tvm_fusion import cli, workloads
-from tvm_fusion.fuse import fuse
+from tvm_fusion.fusion import fuse
 from tvm_fusion.target import host_target, target_key
 from tvm_fusion.tuning import RPCSettings, confirm_best, record_dir, tune, workload_key
 from tvm_fusion.tuning.records import (RECORD_FILE, best_logged_seconds, count_records,

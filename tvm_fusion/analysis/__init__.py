@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fuse import FusionGroup, fuse, live_nodes
+from ..fusion import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..guards import donations
 from .axes import GroupAxis, StageRole, group_axes

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fuse import FusionGroup
+from ..fusion import FusionGroup
 from ..graph import Node, Tensor
 from ..ops import axis_relation
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..fuse import FusionGroup
+from ..fusion import FusionGroup
 from .axes import GroupAxis
 
 # Measured here (2 cores, kernel function alone, one process): the pool's launch costs ~0.6 us

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..fuse import FusionGroup
+from ..fusion import FusionGroup
 from ..graph import Node, Tensor
 from .axes import GroupAxis
 

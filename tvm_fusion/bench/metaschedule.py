@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import tvm
 
-from ..fuse import fuse, live_nodes
+from ..fusion import fuse, live_nodes
 from ..lower import lower
 from ..ops.fp16 import native_fp16
 from .peers import Peer

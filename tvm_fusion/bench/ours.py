@@ -21,7 +21,7 @@ import numpy as np
 from .. import schedules
 from ..build import template_context
 from ..compiler import compile as compile_graph
-from ..fuse import fuse, live_nodes
+from ..fusion import fuse, live_nodes
 from ..settings import default_logs
 from ..tuning import record_dir, tune
 from ..tuning.records import count_records

@@ -21,7 +21,7 @@ from pathlib import Path
 import tvm
 
 from ..build import kernel_signature
-from ..fuse import FusionGroup
+from ..fusion import FusionGroup
 from ..target import target_key
 
 RECORDS_VERSION = 1  # bump when a template's space changes incompatibly

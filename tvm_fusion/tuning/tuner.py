@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import schedules
 from ..build import template_context
-from ..fuse import FusionGroup, fuse, live_nodes
+from ..fusion import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..lower import lower
 from ..ops.fp16 import native_fp16

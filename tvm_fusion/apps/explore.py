@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import tvm
 
-from . import reference, workloads
-from .build import BuiltKernel
-from .compiler import compile as compile_graph
-from .fuse import fuse, live_nodes
-from .graph import Graph
-from .lower import lower
-from .ops.fp16 import native_fp16
-from .timing import median_seconds
+from .. import reference, workloads
+from ..build import BuiltKernel
+from ..compiler import compile as compile_graph
+from ..fusion import fuse, live_nodes
+from ..graph import Graph
+from ..lower import lower
+from ..ops.fp16 import native_fp16
+from ..timing import median_seconds
 
 
 @dataclass(frozen=True)

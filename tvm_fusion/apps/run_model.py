@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import Graph
-from .reference import compare
+from ..graph import Graph
+from ..reference import compare
+from ..runtime.manifest import example_inputs
 
 SEED = 0
 
@@ -22,21 +23,14 @@ class RunResult:
     schedules: tuple[str, ...]
     checks: tuple[tuple[str, bool, float], ...]  # (oracle, ok, max |error|)
     notices: tuple[str, ...] = ()  # with tuning_logs: which record each kernel got
+    compiled: object = None  # the CompiledGraph (for tvm-fusion compile model.onnx -o OUT)
+    inputs: dict | None = None  # the arrays it ran on
 
 
 def random_inputs(graph: Graph, seed: int = SEED) -> dict[str, np.ndarray]:
     """Inputs of the right shapes and dtypes (fixed seed); integers are 0 (always a valid
     index), booleans a fair coin, floats standard normal."""
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for t in graph.inputs:
-        if t.dtype.startswith("int"):
-            arrays[t.name] = np.zeros(t.shape, t.dtype)
-        elif t.dtype == "bool":
-            arrays[t.name] = rng.random(t.shape) < 0.5
-        else:
-            arrays[t.name] = rng.standard_normal(t.shape).astype(t.dtype)
-    return arrays
+    return example_inputs(graph.inputs, (), seed)
 
 
 def load_inputs(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
@@ -51,16 +45,17 @@ def load_inputs(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
 
 
 def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
-              check: bool = False, tuning_logs: str | None = None) -> RunResult:
+              check: bool = False, tuning_logs: str | None = None,
+              cpu: str | None = None) -> RunResult:
     import onnx
 
-    from .compiler import compile as compile_graph
-    from .frontends import from_onnx
+    from ..compiler import compile as compile_graph
+    from ..frontends import from_onnx
 
     model = onnx.load(path)
     graph = from_onnx(model)
     arrays = load_inputs(inputs, graph) if inputs else random_inputs(graph)
-    fn = compile_graph(graph, tuning_logs=tuning_logs)
+    fn = compile_graph(graph, tuning_logs=tuning_logs, cpu=cpu)
     outputs = fn(**arrays)
     seconds = fn.benchmark(**arrays, repeat=repeat)
     names = tuple(o.name for o in model.graph.output)
@@ -83,4 +78,4 @@ def run_model(path: str, *, inputs: str | None = None, repeat: int = 15,
             checks.append(("onnxruntime",
                            *compare(outputs, session.run(None, feeds), half=half)))
     return RunResult(names, outputs, seconds, fn.num_kernels, fn.schedules, tuple(checks),
-                     fn.notices)
+                     fn.notices, fn, arrays)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import workloads
-from .compiler import compile as compile_graph
-from .reference import compare
-from .timing import Comparison, interleaved, median_seconds, ratios
+from .. import workloads
+from ..compiler import compile as compile_graph
+from ..reference import compare
+from ..timing import Comparison, interleaved, median_seconds, ratios
 
 DEMO_WORKLOADS = ("W5", "W1", "W2", "W3", "W4") + workloads.PATTERNS  # the seed chain first
 SAMPLE_REPEATS = 3  # one round's sample: the median of 3 repeats of >= 5 ms each

@@ -1,0 +1,85 @@
+"""``tvm-fusion compile ... -o OUT`` and ``tvm-fusion run OUT.so``: write and run exports.
+
+``run_exported`` needs only what ``tvm_fusion.load`` needs (numpy, tvm_ffi, TVM's runtime
+library): the command runs an exported module on a machine without the compiler stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def export_files(fn, out: str, inputs: dict | None = None) -> list[str]:
+    """Export ``fn`` to ``out.{so,json,tir.py}``; one line per file (path and size)."""
+    from ..runtime.export import export
+
+    files = export(fn, out, inputs=inputs)
+    return [f"  {path}  {_size(path.stat().st_size)}" for path in files]
+
+
+@dataclass(frozen=True)
+class ExportedRun:
+    output_names: tuple[str, ...]
+    outputs: tuple[np.ndarray, ...]
+    seconds: float
+    made_up: tuple[str, ...]  # descriptions of the inputs made up (none given)
+    kernels: tuple[tuple[str, str, float], ...]  # (function, template, latency at export)
+    built_for: str
+
+
+def run_exported(path: str, *, inputs: str | None = None, repeat: int = 15) -> ExportedRun:
+    """Load (verified), run on ``inputs`` (an ``.npz``) or made-up ones, time the kernels."""
+    from ..runtime.load import load
+    from ..runtime.manifest import example_inputs
+
+    module = load(path)
+    checks = module.index_checks
+    if inputs:
+        arrays = _npz_inputs(inputs, module.graph.inputs)
+        made_up = ()
+    else:
+        arrays = example_inputs(module.graph.inputs, checks)
+        bounds = {c.tensor: min(c.bounds) for c in checks}
+        made_up = tuple(_describe(t, bounds.get(t.name)) for t in module.graph.inputs)
+    donated = {d.input for d in module.donations}
+    call_arrays = {k: (v.copy() if k in donated else v) for k, v in arrays.items()}
+    outputs = module(**call_arrays)
+    seconds = module.benchmark(**arrays, repeat=repeat)
+    meta = module.metadata
+    kernels = tuple((k["function"], k["template"], k["latency_s"]) for k in meta["kernels"])
+    built_for = f"-mcpu={meta['cpu']['mcpu']} (built on {meta['cpu']['built_on']['llvm_cpu']})"
+    return ExportedRun(module.output_names, outputs, seconds, made_up, kernels, built_for)
+
+
+def _npz_inputs(path: str, specs) -> dict[str, np.ndarray]:
+    if not Path(path).is_file():
+        raise ValueError(f"--inputs {path}: no such file")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    missing = [t.name for t in specs if t.name not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing inputs {', '.join(missing)} (the npz holds "
+                         f"{', '.join(arrays) or 'nothing'}; the module takes "
+                         f"{', '.join(t.name for t in specs)})")
+    return {t.name: arrays[t.name] for t in specs}
+
+
+def _describe(t, bound: int | None) -> str:
+    shape = "x".join(str(d) for d in t.shape) or "scalar"
+    if bound is not None:
+        values = f"uniform integers in [0, {bound - 1}] (scatter indices, in range)"
+    elif t.dtype.startswith(("int", "uint")):
+        values = "zeros"
+    elif t.dtype == "bool":
+        values = "a fair coin"
+    else:
+        values = "standard normal"
+    return f"{t.name}: {t.dtype}[{shape}] {values}, seed 0"
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else \
+        f"{n / (1 << 20):.1f} MiB"
