@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import tvm
+import tvm_ffi
 
 from tvm_fusion import schedules
 
@@ -172,12 +173,12 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
     records are for the out-of-place kernel, so such a group gets the default schedule).
     ``precision="relaxed"`` kernels get the default schedule too (records are for exact ones).
     """
-    folder = None
+    folder = stays = None
     donation = donation_key(group.nodes, donated)
     precision = effective_precision(group.nodes, check_precision(precision))
     if tuning_logs is not None and template is None and not decisions and not donation[1] \
             and precision == "exact":
-        tuned, folder = _tuned_build(group, target, tuning_logs)
+        tuned, folder, stays = _tuned_build(group, target, tuning_logs)
         if tuned is not None:
             return tuned
     name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
@@ -187,9 +188,7 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
                    lambda k: schedule_group(k, group, target, template, decisions, donated),
                    donated, precision)
     if tuning_logs is not None:
-        from .tuning.records import default_stays
-
-        why = default_stays(folder) if folder else None
+        why = stays if folder else None
         why = why or f"no tuning record for this target and workload ({folder})" if folder else \
             "a template or decisions were forced" if not donation[1] else \
             "the input is donated (records are for the out-of-place kernel)"
@@ -200,7 +199,8 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
 
 
 def _tuned_build(group: FusionGroup, target, tuning_logs):
-    """``(kernel built from the best record, records folder)``; ``None`` when no record."""
+    """``(kernel built from the best record, records folder, why the default stays)``; the
+    kernel is ``None`` when no record applies."""
     from .tuning.records import (
         count_records,
         default_stays,
@@ -213,8 +213,13 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
     template = schedules.choose(template_context(group, target))
     folder = record_dir(tuning_logs, target, group, template.NAME)
     count = count_records(folder)
-    if count == 0 or default_stays(folder):  # none, or not faster than the default here
-        return None, folder
+    if count == 0:
+        return None, folder, None
+    lowered = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
+    default = schedule_group(lowered, group, target).mod
+    stays = default_stays(folder, tvm_ffi.structural_hash(default))
+    if stays:  # not faster than the default here, or checked against another default
+        return None, folder, stays
     note = verdict_note(folder)
 
     def schedule(kernel: LoweredKernel) -> Scheduled:
@@ -233,7 +238,7 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
 
     key = (kernel_signature(group.nodes, group.outputs), str(target), "tuned", str(folder),
            count, note)
-    return _build(key, target, group.nodes, group.outputs, schedule), folder
+    return _build(key, target, group.nodes, group.outputs, schedule), folder, None
 
 
 def cache_size() -> int:

@@ -25,8 +25,17 @@ def test_softmax_tunes_over_its_knobs_applies_and_matches_numpy(tmp_path):
     expected = ("tuned:row-reduction",) if verdict["applies"] else ("row-reduction",)
     assert fn.schedules == expected, fn.notices
     # the best record replays and computes the right result (applied whatever it measured)
-    write_verdict(result.folder, applies=True, why="applied by the test", tuned_hash=0)
+    default_hash = int(verdict["default_hash"])  # the default schedule it was checked against
+    write_verdict(result.folder, applies=True, why="applied by the test", tuned_hash=0,
+                  default_hash=default_hash)
     fn = tf.compile(graph, tuning_logs=str(tmp_path))
     assert fn.schedules == ("tuned:row-reduction",), fn.notices
     np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("P1s", arrays),
                                rtol=1e-5, atol=1e-7)
+    # a verdict won against another default schedule (the template changed since) is stale
+    write_verdict(result.folder, applies=True, why="applied by the test", tuned_hash=0,
+                  default_hash=default_hash + 1)
+    fn = tf.compile(graph, tuning_logs=str(tmp_path))
+    assert fn.schedules == ("row-reduction",), fn.notices
+    assert "beat an older default schedule, not today's" in fn.notices[0]
+    assert "tvm-fusion tune <workload> --trials 1" in fn.notices[0]

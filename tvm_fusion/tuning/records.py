@@ -137,10 +137,13 @@ def best_logged_seconds(folder: Path) -> float | None:
 VERDICT_FILE = "verdict.json"  # the in-process check of the best record (``verify.py``)
 
 
-def write_verdict(folder: Path, *, applies: bool, why: str, tuned_hash: int) -> None:
-    """Record whether the best record beat the default schedule in process."""
+def write_verdict(folder: Path, *, applies: bool, why: str, tuned_hash: int,
+                  default_hash: int) -> None:
+    """Record whether the best record beat the default schedule in process, and which default
+    it beat (``default_hash``: the structural hash of the default schedule's module)."""
     (folder / VERDICT_FILE).write_text(json.dumps(
-        {"applies": applies, "why": why, "tuned_hash": str(tuned_hash)}, indent=2) + "\n")
+        {"applies": applies, "why": why, "tuned_hash": str(tuned_hash),
+         "default_hash": str(default_hash)}, indent=2) + "\n")
 
 
 def read_verdict(folder: Path) -> dict | None:
@@ -156,10 +159,24 @@ def read_verdict(folder: Path) -> dict | None:
     return verdict if isinstance(verdict, dict) and "applies" in verdict else None
 
 
-def default_stays(folder: Path) -> str | None:
-    """Why no record of ``folder`` is applied (the default schedule stays), or ``None``."""
+def default_stays(folder: Path, default_hash: int | None = None) -> str | None:
+    """Why no record of ``folder`` is applied (the default schedule stays), or ``None``.
+
+    ``default_hash``: the structural hash of today's default schedule. A verdict that a record
+    beat another default (the template changed since: W5's default got 1.2x faster after its
+    record was checked, and the record then ran 0.89x of it) is stale: the default stays until
+    the check is run again."""
     verdict = read_verdict(folder)
-    if verdict is None or verdict["applies"]:
+    if verdict is None:
+        return None
+    checked = verdict.get("default_hash")
+    if verdict["applies"] and default_hash is not None and checked != str(default_hash):
+        against = "an older default schedule" if checked else \
+            "a default schedule it did not record (checked before verdicts did)"
+        return (f"no record applied: its in-process check beat {against}, not today's; "
+                "check it again with tvm-fusion tune <workload> --trials 1 --logs "
+                f"{folder.parent.parent} ({folder})")
+    if verdict["applies"]:
         return None
     return f"no record applied: {verdict['why']} ({folder})"
 

@@ -125,7 +125,8 @@ def check_in_process(folder: Path, mod: tvm.IRModule, default_mod: tvm.IRModule,
     if schedule is None:  # records of an older lowering of the same graph
         why = ("no record matches the kernel as it is lowered now (the records are for an "
                "older lowering): re-tune")
-        write_verdict(folder, applies=False, why=why, tuned_hash=0)
+        write_verdict(folder, applies=False, why=why, tuned_hash=0,
+                      default_hash=tvm_ffi.structural_hash(default_mod))
         return InProcess(False, why, float("nan"), float("nan"))
     tuned_hash = tvm_ffi.structural_hash(schedule.mod)
     args = kernel_arguments(mod, arguments)
@@ -146,7 +147,8 @@ def check_in_process(folder: Path, mod: tvm.IRModule, default_mod: tvm.IRModule,
     else:
         applies, why = False, (f"the best record is not faster than the default "
                                f"({timed}: {comparison})")
-    write_verdict(folder, applies=applies, why=why, tuned_hash=tuned_hash)
+    write_verdict(folder, applies=applies, why=why, tuned_hash=tuned_hash,
+                  default_hash=tvm_ffi.structural_hash(default_mod))
     return InProcess(applies, why, default.median, tuned.median)
 
 
