@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,9 +17,13 @@ import tvm_fusion as tf
 from tvm_fusion import cli, workloads
 from tvm_fusion.fusion import fuse
 from tvm_fusion.target import host_target, target_key
-from tvm_fusion.tuning import RPCSettings, confirm_best, record_dir, tune, workload_key
-from tvm_fusion.tuning.records import (RECORD_FILE, best_logged_seconds, count_records,
-                                     count_valid_records)
+from tvm_fusion.tuning import confirm_best, record_dir, tune, workload_key
+from tvm_fusion.tuning.records import (
+    RECORD_FILE,
+    best_logged_seconds,
+    count_records,
+    count_valid_records,
+)
 
 
 @pytest.fixture(scope="module")
@@ -148,42 +151,3 @@ def test_demo_runs_tuned_kernels_from_the_logs(tuned, capsys):
     assert cli.main(["demo", "W1s", "--logs", str(logs), "--repeat", "3"]) == 0
     out = capsys.readouterr().out
     assert "tuned:reduction-rooted" in out and "records applied" in out
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_rpc_runner_measures_on_a_tracked_device(tmp_path):
-    port = _free_port()
-    tracker = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host",
-                                "127.0.0.1", "--port", str(port), "--port-end", str(port + 1),
-                                "--silent"], start_new_session=True)
-    server = None
-    try:
-        time.sleep(3)
-        server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--tracker",
-                                   f"127.0.0.1:{port}", "--key", "tvm-fusion-test",
-                                   "--silent"], start_new_session=True)
-        from tvm import rpc
-
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if "tvm-fusion-test" in rpc.connect_tracker("127.0.0.1", port).text_summary():
-                    break
-            except Exception:  # noqa: BLE001 - the tracker is still starting
-                pass
-            time.sleep(1)
-        graph = workloads.graph("W3s")
-        (result,) = tune(graph, trials=4, batch=4, log_dir=tmp_path,
-                         runner=RPCSettings("127.0.0.1", port, "tvm-fusion-test"))
-        assert result.trials >= 1 and result.best_seconds is not None
-        assert count_valid_records(result.folder) >= 1
-    finally:
-        for process in (server, tracker):  # and the server's session workers with it
-            if process is not None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()

@@ -1,9 +1,10 @@
 """Auto-tuning over the templates' spaces with MetaSchedule (see ``tuner.py``)."""
 
-from .measure import RPCSettings
+from .farm import FarmError, FarmStatus, RPCSettings, check_farm
 from .records import record_dir, workload_key
+from .throughput import Throughput
 from .tuner import GroupTuning, tune
 from .verify import TuningError, confirm_best
 
-__all__ = ["GroupTuning", "RPCSettings", "TuningError", "confirm_best", "record_dir", "tune",
-           "workload_key"]
+__all__ = ["FarmError", "FarmStatus", "GroupTuning", "RPCSettings", "Throughput", "TuningError",
+           "check_farm", "confirm_best", "record_dir", "tune", "workload_key"]

@@ -24,15 +24,17 @@
   overhead it would have added is 0.1-0.3 us.
 - **Runner**: ``"local"`` (a worker process on this machine; it inherits ``TVM_NUM_THREADS``,
   which ``import tvm_fusion`` sets, so it runs on as many threads as the process) or
-  :class:`RPCSettings` (a device registered with a TVM RPC tracker, for tuning another
-  machine's CPU).
+  :class:`RPCSettings` (devices registered with a TVM RPC tracker, for tuning another
+  machine's CPU, on all its free servers at once: ``farm.py``). Builds stay on this machine,
+  on every core. Both count what they build and measure (``throughput.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from .farm import FarmRunner, RPCSettings, check_farm
+from .throughput import Counters, CountingBuilder, CountingRunner
 
 BUILD_TIMEOUT_S = 60
 EVALUATOR = {"number": 3, "repeat": 5, "min_repeat_ms": 20, "enable_cpu_cache_flush": False}
@@ -108,48 +110,41 @@ def kernel_arguments(mod, arguments: KernelArguments | None = None) -> list:
     return (arguments or KernelArguments())(tvm.cpu(), info, 1)[0]
 
 
-@dataclass(frozen=True)
-class RPCSettings:
-    """Measure on a device registered with a TVM RPC tracker (``python -m tvm.exec.rpc_tracker``
-    and ``python -m tvm.exec.rpc_server --tracker HOST:PORT --key KEY`` on the device)."""
-
-    tracker_host: str
-    tracker_port: int
-    device_key: str
-    session_timeout_s: float = 60.0
-    max_workers: int = 1
-
-
-def make_builder():
+def make_builder(counters: Counters | None = None):
+    """MetaSchedule's ``LocalBuilder`` with our build function, on every core (its default
+    ``max_workers`` is the logical CPU count), counted into ``counters`` when given."""
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, f_build=build_kernel)
+    builder = ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, f_build=build_kernel)
+    return builder if counters is None else CountingBuilder(builder, counters)
 
 
-def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments | None = None):
-    """MetaSchedule's runner, allocating ``arguments`` (default: no index values known)."""
+def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments | None = None,
+                *, counters: Counters | None = None):
+    """The runner, allocating ``arguments`` (default: no index values known).
+
+    ``"local"``: MetaSchedule's ``LocalRunner``. An :class:`RPCSettings`: a
+    :class:`~tvm_fusion.tuning.farm.FarmRunner` on ``max_workers`` servers (default: the free
+    ones, asked of the tracker: :func:`~tvm_fusion.tuning.farm.check_farm`, which raises
+    ``FarmError`` when there is none). Results are counted into ``counters``.
+    """
     from tvm.s_tir import meta_schedule as ms
 
     arguments = arguments or KernelArguments()
-
+    counters = counters or Counters()
     evaluator = ms.runner.EvaluatorConfig(**EVALUATOR)
     if runner == "local":
-        return ms.runner.LocalRunner(evaluator_config=evaluator, f_alloc_argument=arguments)
+        return CountingRunner(ms.runner.LocalRunner(evaluator_config=evaluator,
+                                                    f_alloc_argument=arguments), counters)
     if isinstance(runner, RPCSettings):
-        config = ms.runner.RPCConfig(tracker_host=runner.tracker_host,
-                                     tracker_port=runner.tracker_port,
-                                     tracker_key=runner.device_key,
-                                     session_timeout_sec=runner.session_timeout_s)
-        return ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator,
-                                   f_alloc_argument=RPCKernelArguments(arguments.values,
-                                                                       arguments.seed),
-                                   max_workers=runner.max_workers)
+        workers = runner.max_workers or check_farm(runner).workers
+        return FarmRunner(runner, evaluator_config=evaluator,
+                          f_alloc_argument=RPCKernelArguments(arguments.values, arguments.seed),
+                          workers=workers, counters=counters)
     raise ValueError(f"runner must be 'local' or an RPCSettings, got {runner!r}")
 
 
 def close_runner(runner) -> None:
     """Stop the runner's worker processes now (left to garbage collection, the last
     runner's workers outlive the process)."""
-    pool = getattr(runner, "pool", None)
-    if pool is not None:
-        pool.shutdown(wait=False)
+    runner.close()

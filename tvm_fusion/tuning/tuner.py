@@ -29,6 +29,7 @@ and evolutionary search. What it does silently, we make explicit:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -44,7 +45,9 @@ from ..graph import Graph
 from ..lower import lower
 from ..ops.fp16 import native_fp16
 from ..target import as_target
-from .measure import RPCSettings, close_runner, make_builder, make_runner
+from .farm import FarmError, RPCSettings, check_farm
+from .intrinsics import without_tensor_intrinsics
+from .measure import close_runner, make_builder, make_runner
 from .mutator import MutateTemplateDecision
 from .records import (
     count_records,
@@ -55,6 +58,7 @@ from .records import (
     record_seconds,
     write_manifest,
 )
+from .throughput import Counters, Throughput
 from .verify import (
     InProcess,
     TuningError,
@@ -84,6 +88,7 @@ class GroupTuning:
     warm_start: int = 0  # measured records the cost model was trained on before round one
     stopped: str = ""  # why the group stopped: trials reached, time budget, space exhausted
     in_process: InProcess | None = None  # best record vs default timed here (local runner)
+    throughput: Throughput | None = None  # this group's builds and measurements (and failures)
 
 
 def template_space(group: FusionGroup, target, template, seed: int = 0):
@@ -129,10 +134,11 @@ def warm_start(model, database, mod, target, space) -> int:
     return len(records)
 
 
+@without_tensor_intrinsics()  # 20-50 s per process otherwise (intrinsics.py)
 def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | None = None,
          log_dir: str | Path = "tuning_logs", runner: str | RPCSettings = "local",
          seed: int = 0, batch: int = 8,
-         progress: Callable[[str, int, int, float | None, float, int], None] | None = None,
+         progress: Callable[..., None] | None = None,
          inputs: dict[str, np.ndarray] | None = None, keep_best: int | None = None,
          ) -> list[GroupTuning]:
     """Tune every fusion group of ``graph``; records go to ``log_dir``.
@@ -151,14 +157,21 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     log_dir : str or Path
         Root of the records (``<log_dir>/<target key>/<workload key>/``).
     runner : "local" or RPCSettings
-        Where candidates run: this machine, or a device behind a TVM RPC tracker.
+        Where candidates run: this machine, or the devices behind a TVM RPC tracker (all its
+        free servers with the key at once, unless ``max_workers`` says otherwise). With
+        RPCSettings the farm is checked first (:func:`~tvm_fusion.tuning.farm.check_farm`),
+        and :class:`~tvm_fusion.tuning.farm.FarmError` is raised when the tracker or every
+        server stops answering (after a bounded wait, see ``farm.py``).
     seed : int
         Search seed (each round uses ``seed + trials so far``).
     batch : int
         Trials per round: the most a killed run can lose.
     progress : callable, optional
-        ``progress(group, done, total, best_seconds, elapsed_seconds, new_trials)`` after
-        each round (``done`` counts earlier records too; ``new_trials`` only this run's).
+        ``progress(group, done, total, best_seconds, elapsed_seconds, new_trials, stats)``
+        after each round (``done`` counts earlier records too; ``new_trials`` only this
+        run's; ``stats``: the group's :class:`~tvm_fusion.tuning.throughput.Throughput`,
+        builds and measurements counted from the builder's and runner's results). A
+        function of six positional parameters is called without ``stats``.
     inputs : dict, optional
         The graph's inputs by name (e.g. ``workloads.inputs(name)``): integer (index) inputs
         are measured with these values; without them, unique in-range positions.
@@ -174,22 +187,32 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         only when it was faster beyond noise.
     """
     target = as_target(target)
+    if isinstance(runner, RPCSettings):
+        check_farm(runner)  # fail now, with the commands to run, not after the first build
     start = time.time()
-    builder = make_builder()
+    report = _progress_reporter(progress)
     results = []
     for group in fuse(graph, live_nodes(graph)):
         group_start = time.time()
+        counters = Counters()
+        builder = make_builder(counters)
         template = schedules.choose(template_context(group, target))
         kernel = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
         arguments = group_arguments(graph, kernel, inputs, seed)
-        group_runner = make_runner(runner, arguments)
+        group_runner = make_runner(runner, arguments, counters=counters)
         try:
-            default = measure_default(kernel.mod, group, target, template, builder,
-                                      group_runner)
+            try:
+                default = measure_default(kernel.mod, group, target, template, builder,
+                                          group_runner)
+            except TuningError:
+                if getattr(group_runner, "dead", ""):  # the RPC farm stopped answering
+                    raise FarmError(f"group {group.name}: {group_runner.dead}") from None
+                raise
             if template is schedules.fallback:  # no knobs: nothing to search
                 results.append(GroupTuning(group.name, template.NAME, None, 0, 0,
                                            record_seconds(default.run_secs), None,
-                                           time.time() - group_start))
+                                           time.time() - group_start,
+                                           throughput=counters.snapshot()))
                 continue
             folder = record_dir(log_dir, target, group, template.NAME)
             write_manifest(folder, graph.name, group, template.NAME)
@@ -197,8 +220,8 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                 group, template, kernel.mod, default, folder, target, trials, batch, seed,
                 builder, group_runner, lambda: time_budget_s is not None and
                 time.time() - start > time_budget_s,
-                progress and (lambda d, b, new, name=group.name: progress(
-                    name, d, trials, b, time.time() - start, new)))
+                report and (lambda d, b, new, name=group.name, c=counters: report(
+                    name, d, trials, b, time.time() - start, new, c.snapshot())))
         finally:
             close_runner(group_runner)
         default_seconds = record_seconds(default.run_secs)
@@ -212,8 +235,26 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         results.append(GroupTuning(group.name, template.NAME, folder, count_records(folder),
                                    done - before, default_seconds,
                                    _best_seconds(database, kernel.mod, target),
-                                   time.time() - group_start, warm, stopped, checked))
+                                   time.time() - group_start, warm, stopped, checked,
+                                   counters.snapshot()))
     return results
+
+
+def _progress_reporter(progress):
+    """``progress`` as a 7-argument function (older callers take six: no ``stats``)."""
+    if progress is None:
+        return None
+    try:
+        parameters = inspect.signature(progress).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the documented seven
+        return progress
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return progress
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY,
+                                                      p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 7:
+        return progress
+    return lambda *args: progress(*args[:6])
 
 
 def _search(group, template, mod, default, folder, target, trials, batch, seed, builder,
@@ -244,6 +285,9 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
                     num_trials_per_iter=n, space=space, database=database,
                     cost_model=model, builder=builder, runner=runner, seed=seed + done,
                     strategy=ms.search_strategy.EvolutionarySearch(**SEARCH))
+        if getattr(runner, "dead", ""):  # the RPC farm stopped answering (farm.py)
+            raise FarmError(f"group {group.name}: {runner.dead}; the records measured so far "
+                            f"are in {folder}")
         now, valid = count_records(folder), count_valid_records(folder)
         if now == done:
             stopped = "space exhausted"
