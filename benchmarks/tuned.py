@@ -37,7 +37,7 @@ import tvm_fusion as tf
 from tvm_fusion import workloads
 from tvm_fusion.build import template_context
 from tvm_fusion.fusion import fuse, live_nodes
-from tvm_fusion.settings import default_logs
+from tvm_fusion.settings import shipped_logs
 from tvm_fusion.target import as_target
 from tvm_fusion.tuning.measure import EVALUATOR, kernel_arguments
 from tvm_fusion.tuning.records import best_logged_seconds, record_dir
@@ -96,7 +96,7 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--logs", default=default_logs())
+    parser.add_argument("--logs", default=str(shipped_logs()))
     parser.add_argument("--sizes", default="base,s,l")
     parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "tuned.md"))

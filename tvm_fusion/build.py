@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import tvm
 import tvm_ffi
@@ -167,7 +168,8 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
                 decisions=(), tuning_logs=None, donated=(), precision="exact") -> BuiltKernel:
     """One kernel for a fusion group, scheduled by its template (cached per process).
 
-    With ``tuning_logs``, the best record for this target and workload is applied when there
+    With ``tuning_logs`` (a records folder, or several: the first holding records for this
+    group decides), the best record for this target and workload is applied when there
     is one (``BuiltKernel.record`` says which, or why the default schedule was used).
     ``donated``: names of the group's scatters that update their data input in place (the
     records are for the out-of-place kernel, so such a group gets the default schedule).
@@ -211,7 +213,9 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
     )
 
     template = schedules.choose(template_context(group, target))
-    folder = record_dir(tuning_logs, target, group, template.NAME)
+    folders = [record_dir(logs, target, group, template.NAME) for logs in
+               ((tuning_logs,) if isinstance(tuning_logs, (str, Path)) else tuning_logs)]
+    folder = next((f for f in folders if count_records(f)), folders[0])  # the first with any
     count = count_records(folder)
     if count == 0:
         return None, folder, None

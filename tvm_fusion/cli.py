@@ -126,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="trials per group, counting existing records (default 64)")
     tn.add_argument("--time-budget", type=float, default=None,
                     help="seconds (for the whole command) after which no new round starts")
-    tn.add_argument("--logs", default="tuning_logs", help="records folder (default tuning_logs)")
+    tn.add_argument("--logs", default=None,
+                    help="records folder to write (default: $TVM_FUSION_LOGS, else "
+                         "~/.cache/tvm-fusion/tuning_logs; the shipped tuning_logs/ only when "
+                         "named here)")
     tn.add_argument("--rpc", default=None, metavar="HOST:PORT:KEY",
                     help="measure on the device KEY of a TVM RPC tracker instead of locally")
     tn.add_argument("--keep-best", type=_positive_int, default=None, metavar="K",
@@ -159,15 +162,33 @@ def build_parser() -> argparse.ArgumentParser:
     _logs_arguments(cp)
     _donate_argument(cp)
     cp.set_defaults(run=commands.cmd_compile)
+
+    bt = sub.add_parser("batch", help="run a manifest of tuning jobs: tune, compile, export, "
+                                      "verify; resumable",
+                        description="Run every job of a TOML manifest (examples/batch.toml "
+                                    "documents it): tune its fusion groups (locally or on the "
+                                    "devices of a TVM RPC tracker), compile with the best "
+                                    "records, check against numpy (onnx.reference for ONNX "
+                                    "files), export to OUTPUT_DIR/<job>/ and verify the export "
+                                    "in a fresh process. A rerun skips finished jobs and "
+                                    "continues interrupted ones (trial count and time budget); "
+                                    "two processes on one manifest split the jobs (one owner "
+                                    "per job). Prints a summary table, also written to "
+                                    "OUTPUT_DIR/summary.json. Exit code 1 if a job failed, 2 "
+                                    "for a bad manifest.")
+    bt.add_argument("manifest", help="the jobs.toml manifest")
+    bt.add_argument("--dry-run", action="store_true",
+                    help="check the manifest and print the plan (jobs, fusion groups, "
+                         "templates, trials) without tuning")
+    bt.set_defaults(run=commands.cmd_batch)
     return parser
 
 
 def _logs_arguments(parser: argparse.ArgumentParser) -> None:
-    from .settings import default_logs
-
-    parser.add_argument("--logs", default=default_logs(),
-                        help="tuning records to apply (default: $TVM_FUSION_LOGS, else the "
-                             "records shipped in the repository's tuning_logs/)")
+    parser.add_argument("--logs", default=None,
+                        help="tuning records to apply (default: $TVM_FUSION_LOGS, else "
+                             "~/.cache/tvm-fusion/tuning_logs; then, read-only, the records "
+                             "shipped in the repository's tuning_logs/)")
     parser.add_argument("--no-logs", action="store_true",
                         help="ignore tuning records: template default schedules")
 

@@ -17,7 +17,7 @@ from .target import as_target
 
 def compile(
     graph: Graph, *, target: Any = None, cpu: str | None = None, fuse: bool = True, template: Any = None,
-    decisions: dict[str, int] | None = None, tuning_logs: str | None = None,
+    decisions: dict[str, int] | None = None, tuning_logs: Any = None,
     donate: Sequence[str] | None = None, precision: str = "exact",
 ) -> CompiledGraph:
     """Compile ``graph`` into a callable.
@@ -46,9 +46,10 @@ def compile(
         ``apply(sch, ctx)``) on every group instead of the first that matches.
     decisions : dict, optional
         Knob overrides by name, e.g. ``{"update_vector": 16}`` (see ``compiled.kernels[i].knobs``).
-    tuning_logs : str, optional
-        A records folder written by :func:`tvm_fusion.tune`: the best record whose target
-        and workload match is applied, else the default schedule (``compiled.notices`` says
+    tuning_logs : str or sequence of str, optional
+        A records folder written by :func:`tvm_fusion.tune` (or several, searched in order:
+        the first holding records for a group decides): the best record whose target and
+        workload match is applied, else the default schedule (``compiled.notices`` says
         which, one line per group).
     donate : list of str, optional
         Graph inputs whose buffer a scatter may update in place (e.g. a KV cache): the call

@@ -3,8 +3,11 @@
 - ``TVM_FUSION_NUM_CORES``: cores the default target (and TVM's runtime thread pool, through
   ``TVM_NUM_THREADS`` unless that is set) uses; default: all cores of this machine.
 - ``TVM_FUSION_MCPU``: LLVM CPU name for the default target; default: the host CPU.
-- ``TVM_FUSION_LOGS``: tuning records the demo and ``tvm-fusion compile`` read by default;
-  default: the records shipped in the repository's ``tuning_logs/``.
+- ``TVM_FUSION_LOGS``: the tuning records folder every command uses when not given
+  ``--logs`` (``tune`` and ``batch`` write there; ``compile``, ``demo`` and ``batch`` read it
+  first); default: ``~/.cache/tvm-fusion/tuning_logs`` (``$XDG_CACHE_HOME`` if set). The
+  records shipped in the repository's ``tuning_logs/`` are read after it, never written
+  (unless a command is given that folder with ``--logs``).
 """
 
 from __future__ import annotations
@@ -33,9 +36,34 @@ def mcpu() -> str | None:
     return os.environ.get("TVM_FUSION_MCPU") or None
 
 
-def default_logs() -> str:
-    """``TVM_FUSION_LOGS``, else the shipped ``tuning_logs/`` beside the package."""
+def shipped_logs() -> Path:
+    """The records shipped in the repository's ``tuning_logs/``: read-only fallback."""
+    return Path(__file__).resolve().parent.parent / "tuning_logs"
+
+
+def write_logs(flag: str | None = None) -> Path:
+    """The records folder a command tunes into: ``flag`` (``--logs``), else
+    ``$TVM_FUSION_LOGS``, else the per-user ``~/.cache/tvm-fusion/tuning_logs``."""
+    if flag:
+        return Path(flag).expanduser()
     value = os.environ.get("TVM_FUSION_LOGS")
     if value:
-        return value
-    return str(Path(__file__).resolve().parent.parent / "tuning_logs")
+        return Path(value).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "tvm-fusion" / "tuning_logs"
+
+
+def read_logs(flag: str | None = None) -> tuple[str, ...]:
+    """The records folders a command applies records from, in order: :func:`write_logs`,
+    then the shipped records (the first folder holding records for a group decides)."""
+    folders = [write_logs(flag), shipped_logs()]
+    return tuple(dict.fromkeys(str(f) for f in folders))
+
+
+def describe_logs(flag: str | None = None, *, writes: bool = False) -> str:
+    """One line saying which records folders a command uses."""
+    first, *rest = read_logs(flag)
+    text = f"records: {first}" + (" (tuning writes here)" if writes else "")
+    if rest:
+        text += f", then {rest[0]} (shipped, read-only)"
+    return text

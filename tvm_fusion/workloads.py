@@ -222,24 +222,49 @@ def get(name: str) -> Workload:
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}") from None
 
 
-def graph(name: str) -> Graph:
-    """The workload's graph alone (no input data allocated)."""
+def shapes_of(name: str, shapes: dict | None = None) -> dict[str, tuple[int, ...]]:
+    """The workload's input shapes, with ``shapes`` (input name -> shape) overriding some:
+    e.g. ``{"x": (16, 64, 64, 128)}`` for a bigger W5 batch. Unknown names and shapes of
+    another rank are refused (``ValueError``); whether the shapes fit together is the graph's
+    to say (``GraphError`` from :func:`graph`)."""
+    w = get(name)
+    merged = dict(w.shapes)
+    for key, shape in (shapes or {}).items():
+        if key not in w.shapes:
+            raise ValueError(f"workload {name}: no input {key!r} to reshape; its inputs: "
+                             f"{', '.join(w.shapes)}")
+        shape = tuple(shape)
+        if len(shape) != len(w.shapes[key]) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ValueError(f"workload {name}: input {key!r} takes {len(w.shapes[key])} "
+                             f"positive integer dimensions (like {list(w.shapes[key])}), got "
+                             f"{list(shape)}")
+        merged[key] = shape
+    return merged
+
+
+def graph(name: str, shapes: dict | None = None) -> Graph:
+    """The workload's graph alone (no input data allocated); ``shapes`` overrides input
+    shapes (:func:`shapes_of`)."""
     w = get(name)
     g = Graph(name)
-    w.build(g, {k: g.input(k, shape, w.dtypes[k]) for k, shape in w.shapes.items()})
+    w.build(g, {k: g.input(k, shape, w.dtypes[k])
+                for k, shape in shapes_of(name, shapes).items()})
     return g
 
 
-def inputs(name: str, seed: int = SEED) -> dict[str, np.ndarray]:
+def inputs(name: str, seed: int = SEED, shapes: dict | None = None) -> dict[str, np.ndarray]:
     """Random inputs (fixed seed); index inputs hold in-range values laid out as their
-    :class:`IndexRange` says (unique, or consecutive runs)."""
+    :class:`IndexRange` says (unique, or consecutive runs); ``shapes`` as for :func:`graph`."""
     w = get(name)
     rng = np.random.default_rng(seed)
     arrays = {}
-    for key, shape in w.shapes.items():
+    all_shapes = shapes_of(name, shapes)
+    for key, shape in all_shapes.items():
         dtype = w.dtypes[key]
         if key in w.index_ranges:
-            arrays[key] = _index_values(rng, w.index_ranges[key], shape, w.shapes).astype(dtype)
+            arrays[key] = _index_values(rng, w.index_ranges[key], shape,
+                                        all_shapes).astype(dtype)
         else:
             arrays[key] = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
     return arrays

@@ -20,13 +20,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DEMO_WORKLOADS, format_table, run_workload
 
     names = args.workloads or list(DEMO_WORKLOADS)
-    logs = None if args.no_logs else args.logs
+    logs = _read_logs(args)
     print(f"tvm-fusion demo on {as_target(None)}\n")
     print(analyze(workloads.graph(names[0]), cores=num_cores()))
     timing = (f"Latency = median of {args.repeat} interleaved rounds (fused, untuned, "
               "unfused and numpy in turn in every round), inputs in memory.\n")
-    print(f"fused: one kernel per fusion group, scheduled from the tuning records in {logs} "
-          f"when they match this CPU and beat the default in process, else by its template; "
+    print(f"fused: one kernel per fusion group, scheduled from the tuning records ({logs[0]}, "
+          f"then the shipped ones) when they match this CPU and beat the default in process, else by its template; "
           f"untuned: the same kernel with the template's default schedule; unfused: one "
           f"kernel per op (simple schedules). " + timing
           if logs else
@@ -58,6 +58,17 @@ def _graph_of(name: str):
     return workloads.graph(name)
 
 
+def _read_logs(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The records folders a compiling command reads (``None`` with --no-logs), printed."""
+    from ..settings import describe_logs, read_logs
+
+    if args.no_logs:
+        print("records: none (--no-logs): template default schedules")
+        return None
+    print(describe_logs(args.logs))
+    return read_logs(args.logs)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -65,7 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.check:
             raise ValueError("--check compares an ONNX model with its oracles; an exported "
                              "module was checked when it was compiled (tvm-fusion compile)")
-        return _run_exported(args)
+        from .exported import print_exported_run
+
+        return print_exported_run(args)
     if not args.model.endswith(".onnx"):
         raise ValueError(f"{args.model}: expected a model.onnx or an exported module's .so")
     from .run_model import run_model
@@ -83,38 +96,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
 
 
-def _run_exported(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .exported import run_exported
-
-    result = run_exported(args.model, inputs=args.inputs, repeat=args.repeat)
-    print(f"{args.model}: {len(result.kernels)} kernel(s), built for {result.built_for}; "
-          "verified (library and metadata hashes, CPU features) and loaded")
-    if result.made_up:
-        print("inputs made up (no --inputs given):")
-        for line in result.made_up:
-            print(f"  {line}")
-    print("outputs:")
-    for name, out in zip(result.output_names, result.outputs):
-        print(f"  {name}: {out.dtype}{list(out.shape)}")
-    print("kernels:")
-    for function, template, seconds in result.kernels:
-        print(f"  {function}: {template}, {seconds * 1e6:.1f} us when exported")
-    print(f"median latency: {result.seconds * 1e3:.4f} ms over {args.repeat} repeats "
-          "(kernels, inputs bound)")
-    if args.output:
-        np.savez(args.output, **dict(zip(result.output_names, result.outputs)))
-        print(f"outputs written to {args.output}")
-    return EXIT_OK
-
-
 def cmd_compile(args: argparse.Namespace) -> int:
     """Compile with the tuning records, say per group what was applied, check and time."""
     from ..compiler import compile as compile_graph
     from ..reference import compare
+    from .exported import export_checked
 
-    logs = None if args.no_logs else args.logs
+    logs = _read_logs(args)
     donate = args.donate or None
     if args.workload.endswith(".onnx"):
         from .run_model import run_model
@@ -132,7 +120,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
             print(f"check against {oracle}: {'ok' if ok else 'MISMATCH'} "
                   f"(max |error| {error:.2e})")
         ok = all(ok for _, ok, _ in result.checks)
-        _export(args, result.compiled, result.inputs, ok)
+        export_checked(args, result.compiled, result.inputs, ok)
         return EXIT_OK if ok else EXIT_CHECK_FAILED
     from .. import workloads
 
@@ -150,7 +138,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         seconds = fn.benchmark(**arrays, repeat=args.repeat)
         print(f"median latency: {seconds * 1e3:.4f} ms over {args.repeat} repeats; template "
               "default schedule: no record applied: untuned = fused")
-        _export(args, fn, arrays, ok)
+        export_checked(args, fn, arrays, ok)
         return EXIT_OK if ok else EXIT_CHECK_FAILED
     from ..timing import interleaved, ratios
 
@@ -159,21 +147,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(f"median latency: {tuned.median * 1e3:.4f} ms; template default schedule "
           f"{untuned.median * 1e3:.4f} ms; default/tuned {ratios(tuned, untuned)} "
           "(interleaved rounds)")
-    _export(args, fn, arrays, ok)
+    export_checked(args, fn, arrays, ok)
     return EXIT_OK if ok else EXIT_CHECK_FAILED
-
-
-def _export(args: argparse.Namespace, fn, arrays: dict, ok: bool) -> None:
-    if not args.output:
-        return
-    if not ok:
-        print(f"not exported to {args.output}: the result check failed")
-        return
-    from .exported import export_files
-
-    print(f"exported ({fn.target}):")
-    for line in export_files(fn, args.output, inputs=arrays):
-        print(line)
 
 
 def _rpc_settings(text: str | None):
@@ -204,16 +179,20 @@ def cmd_tune(args: argparse.Namespace) -> int:
               f"best {best_text}  {elapsed:.0f} s  {new / max(elapsed, 1e-9):.2f} builds/s",
               end="", flush=True)
 
+    from ..settings import describe_logs, write_logs
+
     runner = _rpc_settings(args.rpc)
+    log_dir = write_logs(args.logs)
+    print(describe_logs(args.logs, writes=True))
     print("(the first round of a process also loads TVM's tensor intrinsics: ~30 s here)")
     results = []
     for name in args.workloads:
         graph = _graph_of(name)
         inputs = None if name.endswith(".onnx") else workloads.inputs(name)  # real indices
         budget = None if args.time_budget is None else args.time_budget - (time.time() - start)
-        print(f"tuning {name}: {args.trials} trials per group, records in {args.logs}")
+        print(f"tuning {name}: {args.trials} trials per group, records in {log_dir}")
         results += [(name, r) for r in tune(graph, trials=args.trials, time_budget_s=budget,
-                                            log_dir=args.logs, runner=runner,
+                                            log_dir=log_dir, runner=runner,
                                             progress=progress, inputs=inputs,
                                             keep_best=args.keep_best)]
         print()
@@ -284,3 +263,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"tvm-fusion: check failed: {item} differs from numpy (see peers.md)",
               file=sys.stderr)
     return EXIT_CHECK_FAILED if wrong else EXIT_OK
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Every job of a manifest: tune, compile, check, export, verify (``tvm_fusion.batch``)."""
+    from ..batch import format_summary, load_manifest, plan, run_batch, runner_settings
+    from ..settings import write_logs
+    from ..target import as_target
+
+    manifest = load_manifest(args.manifest)
+    target = as_target(None, manifest.cpu)
+    log_dir = manifest.log_dir or write_logs(None)
+    print(f"{args.manifest}: {len(manifest.jobs)} job(s), target {target}")
+    print(f"records: {log_dir} (tuning writes here); exports and job states: "
+          f"{manifest.output_dir}")
+    lines, broken = plan(manifest, target)
+    for line in lines:
+        print(f"  {line}")
+    if args.dry_run:
+        print(f"dry run: nothing tuned; {broken} job(s) cannot be built" if broken else
+              "dry run: nothing tuned")
+        return EXIT_CHECK_FAILED if broken else EXIT_OK
+    runner = runner_settings(manifest.runner)
+    result = run_batch(manifest, target, log_dir, runner,
+                       lambda text: print(text, flush=True))
+    print()
+    print(format_summary(result.rows))
+    print(f"summary: {manifest.output_dir / 'summary.json'}")
+    return EXIT_CHECK_FAILED if result.failed else EXIT_OK

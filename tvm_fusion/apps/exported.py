@@ -83,3 +83,38 @@ def _describe(t, bound: int | None) -> str:
 def _size(n: int) -> str:
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else \
         f"{n / (1 << 20):.1f} MiB"
+
+
+def print_exported_run(args) -> int:
+    """``tvm-fusion run OUT.so``: load (verified), run, print; the exit code."""
+    result = run_exported(args.model, inputs=args.inputs, repeat=args.repeat)
+    print(f"{args.model}: {len(result.kernels)} kernel(s), built for {result.built_for}; "
+          "verified (library and metadata hashes, CPU features) and loaded")
+    if result.made_up:
+        print("inputs made up (no --inputs given):")
+        for line in result.made_up:
+            print(f"  {line}")
+    print("outputs:")
+    for name, out in zip(result.output_names, result.outputs):
+        print(f"  {name}: {out.dtype}{list(out.shape)}")
+    print("kernels:")
+    for function, template, seconds in result.kernels:
+        print(f"  {function}: {template}, {seconds * 1e6:.1f} us when exported")
+    print(f"median latency: {result.seconds * 1e3:.4f} ms over {args.repeat} repeats "
+          "(kernels, inputs bound)")
+    if args.output:
+        np.savez(args.output, **dict(zip(result.output_names, result.outputs)))
+        print(f"outputs written to {args.output}")
+    return 0
+
+
+def export_checked(args, fn, arrays: dict, ok: bool) -> None:
+    """``tvm-fusion compile ... -o OUT``: export ``fn`` once its check passed."""
+    if not args.output:
+        return
+    if not ok:
+        print(f"not exported to {args.output}: the result check failed")
+        return
+    print(f"exported ({fn.target}):")
+    for line in export_files(fn, args.output, inputs=arrays):
+        print(line)

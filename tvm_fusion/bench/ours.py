@@ -3,7 +3,7 @@
 Each compiled graph gives two peers: ``<label> kernel`` (``CompiledGraph.benchmark``: inputs
 bound, outputs preallocated) and ``<label> call`` (the public call ``fn(**arrays)``).
 
-Tuned records: the records for this CPU in the shipped ``settings.default_logs()`` are copied
+Tuned records: the records for this CPU in the shipped ``settings.shipped_logs()`` are copied
 into ``OUT/records``; a group with no record in either is tuned there first with a fixed
 budget (``tune(graph, trials=tune_trials, log_dir=OUT/records)``). A second run finds them in
 ``OUT/records`` and reuses them.
@@ -22,7 +22,7 @@ from .. import schedules
 from ..build import template_context
 from ..compiler import compile as compile_graph
 from ..fusion import fuse, live_nodes
-from ..settings import default_logs
+from ..settings import shipped_logs
 from ..tuning import record_dir, tune
 from ..tuning.records import count_records
 from .peers import Peer
@@ -49,7 +49,7 @@ def tuned_records(graph, target, out_dir: Path, trials: int,
     """``(records folder, where its records came from)`` for every tunable group of
     ``graph`` (fallback groups have no knobs: nothing to tune)."""
     records = out_dir / "records"
-    shipped = Path(default_logs())
+    shipped = Path(shipped_logs())
     sources, missing = [], []
     for group in fuse(graph, live_nodes(graph)):
         template = schedules.choose(template_context(group, target))

@@ -224,6 +224,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                     name, d, trials, b, time.time() - start, new, c.snapshot())))
         finally:
             close_runner(group_runner)
+        searched = counters.snapshot()  # the search's rates, not the checks' after it
         default_seconds = record_seconds(default.run_secs)
         if keep_best:
             confirm_best(folder, target=target, keep=keep_best, runner=runner,
@@ -236,7 +237,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                                    done - before, default_seconds,
                                    _best_seconds(database, kernel.mod, target),
                                    time.time() - group_start, warm, stopped, checked,
-                                   counters.snapshot()))
+                                   searched))
     return results
 
 
