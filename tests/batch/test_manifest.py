@@ -27,16 +27,16 @@ def _manifest(tmp_path, text: str) -> Path:
      "jobs[0] (name 'a'): unknown key 'trails' (did you mean 'trials'?)"),
     ('output_dir = "o"\n[[jobs]]\nname = "m"\nonnx = "missing.onnx"\n',
      "jobs[0] (name 'm'): field 'onnx': no such file"),
-    ('output_dir = "o"\n[[jobs]]\nname = "a"\nworkload = "W1s"\n[[jobs]]\nname = "a"\n'
-     'workload = "W2s"\n', "jobs[1] (name 'a'): duplicate job name"),
+    (('output_dir = "o"\n[[jobs]]\nname = "a"\nworkload = "W1s"\n[[jobs]]\nname = "a"\n'
+      'workload = "W2s"\n'), "jobs[1] (name 'a'): duplicate job name"),
     ('output_dir = "o"\n[[jobs]]\nname = "a"\nworkload = "W9"\n',
      "jobs[0] (name 'a'): field 'workload': unknown workload 'W9'"),
     ('output_dir = "o"\n[[jobs]]\nname = "a"\nworkload = "W1s"\nonnx = "x.onnx"\n',
      "give exactly one of 'workload'"),
     ('output_dir = "o"\n[[jobs]]\nname = "a"\nworkload = "W1s"\nshapes = { x = [8, 0] }\n',
      "field 'shapes': input 'x' expected an array of positive integers"),
-    ('output_dir = "o"\n[runner]\nkind = "rpc"\ntracker = "localhost"\n[[jobs]]\nname = "a"\n'
-     'workload = "W1s"\n', "[runner]: field 'tracker': expected \"HOST:PORT\""),
+    (('output_dir = "o"\n[runner]\nkind = "rpc"\ntracker = "localhost"\n[[jobs]]\nname = "a"\n'
+      'workload = "W1s"\n'), "[runner]: field 'tracker': expected \"HOST:PORT\""),
     ('[[jobs]]\nname = "a"\nworkload = "W1s"\n', "missing key 'output_dir'"),
     ('output_dir = "o"\n', "the manifest has no [[jobs]]"),
     ('output_dir = "o"\n[[jobs]\n', "not valid TOML"),

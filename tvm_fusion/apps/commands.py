@@ -171,13 +171,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     start = time.time()
 
-    def progress(group, done, total, best, elapsed, new):
+    def progress(group, done, total, best, elapsed, new, stats):
         width = 30
         filled = int(width * done / max(total, 1))
         best_text = f"{best * 1e6:.1f} us" if best else "-"
         print(f"\r  {group[:36]:<36} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-              f"best {best_text}  {elapsed:.0f} s  {new / max(elapsed, 1e-9):.2f} builds/s",
-              end="", flush=True)
+              f"best {best_text}  {elapsed:.0f} s  {stats.builds_per_minute:.0f} builds/min  "
+              f"{stats.measurements_per_minute:.0f} measurements/min", end="", flush=True)
 
     from ..settings import describe_logs, write_logs
 
@@ -284,7 +284,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"dry run: nothing tuned; {broken} job(s) cannot be built" if broken else
               "dry run: nothing tuned")
         return EXIT_CHECK_FAILED if broken else EXIT_OK
-    runner = runner_settings(manifest.runner)
+    from ..tuning import FarmError
+    from ..tuning.farm import farm_status
+
+    try:
+        runner = runner_settings(manifest.runner)  # an RPC farm is checked before any job
+    except FarmError as err:
+        raise ValueError(f"{args.manifest}: [runner]: {err}") from None
+    if runner != "local":
+        status = farm_status(runner)
+        print(f"farm: {status.total} server(s) with key {runner.device_key!r} at "
+              f"{runner.tracker}, {status.free} free; builds here on every core")
     result = run_batch(manifest, target, log_dir, runner,
                        lambda text: print(text, flush=True))
     print()

@@ -118,6 +118,15 @@ def run_job(job: Job, manifest: Manifest, folder: Path, target, log_dir: Path, r
                        progress=progress, inputs=prepared.inputs if job.workload else None)
     state["tuning_s"] = tuned_before + (time.time() - tune_start)
     state["trials"] = sum(r.trials for r in results) if results else state.get("trials", 0)
+    counted = [r.throughput for r in results if getattr(r, "throughput", None) is not None]
+    if counted:  # this run's tuning: what was built and measured, and how fast
+        seconds = sum(t.elapsed_s for t in counted)
+        totals = {k: sum(getattr(t, k) for t in counted) for k in
+                  ("builds", "build_errors", "measurements", "measure_errors", "reruns")}
+        state["throughput"] = {**totals, "tuning_s": seconds,
+                               "builds_per_minute": 60 * totals["builds"] / max(seconds, 1e-9),
+                               "measurements_per_minute":
+                                   60 * totals["measurements"] / max(seconds, 1e-9)}
     failed_groups = [r.group for r in results if r.best_seconds is None and r.template
                      != "fallback"]
     if failed_groups:

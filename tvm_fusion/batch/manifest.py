@@ -19,7 +19,7 @@ else:  # pragma: no cover - Python 3.10
 
 TOP_KEYS = {"log_dir": str, "output_dir": str, "cpu": str, "runner": dict, "jobs": list}
 RUNNER_KEYS = {"kind": str, "tracker": str, "key": str, "max_workers": int,
-               "session_timeout_s": (int, float)}
+               "session_timeout_s": (int, float), "server_wait_s": (int, float)}
 JOB_KEYS = {"name": str, "workload": str, "onnx": str, "shapes": dict, "trials": int,
             "time_budget_s": (int, float)}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")  # a job's name is its output folder's name
@@ -37,7 +37,8 @@ class Runner:
     port: int = 0
     key: str = ""
     max_workers: int | None = None  # rpc: None = as many as the tracker has free servers
-    session_timeout_s: float = 60.0
+    session_timeout_s: float = 60.0  # rpc: a measurement taking longer is re-run or failed
+    server_wait_s: float = 30.0  # rpc: how long to wait for a server when none is left
 
 
 @dataclass(frozen=True)
@@ -145,10 +146,11 @@ def _runner(table, errors: list[str]) -> Runner:
     if isinstance(workers, int) and workers < 1:
         errors.append(f"[runner]: field 'max_workers': expected a positive integer, got "
                       f"{workers}")
-    timeout = table.get("session_timeout_s", 60.0)
+    timeout, wait = table.get("session_timeout_s", 60.0), table.get("server_wait_s", 30.0)
     return Runner("rpc", host, port, str(table.get("key", "")),
                   workers if isinstance(workers, int) else None,
-                  float(timeout) if isinstance(timeout, (int, float)) else 60.0)
+                  float(timeout) if isinstance(timeout, (int, float)) else 60.0,
+                  float(wait) if isinstance(wait, (int, float)) else 30.0)
 
 
 def _job(entry, k: int, base: Path, errors: list[str]) -> Job | None:

@@ -140,33 +140,45 @@ def summary_row(job, state: dict) -> dict:
             "reason": state.get("reason"), "default_s": default, "best_s": best,
             "speedup": default / best if default and best else None,
             "trials": state.get("trials"), "tuning_s": state.get("tuning_s"),
-            "wall_s": state.get("wall_s"), "export": state.get("export")}
+            "wall_s": state.get("wall_s"), "export": state.get("export"),
+            "throughput": state.get("throughput")}
 
 
 def format_summary(rows: list[dict]) -> str:
-    header = ["job", "status", "default us", "best us", "speedup", "trials", "wall s", "export"]
+    header = ["job", "status", "default us", "best us", "speedup", "trials", "builds/min",
+              "meas/min", "wall s", "export"]
     cells = []
     for r in rows:
-        status = r["status"] if r["status"] != "failed" else f"failed: {r['reason']}"
+        status = r["status"] if r["status"] != "failed" else f"failed: {r['reason'][:80]}"
+        rate = r.get("throughput") or {}
         cells.append([r["job"], status,
                       f"{r['default_s'] * 1e6:.1f}" if r["default_s"] else "-",
                       f"{r['best_s'] * 1e6:.1f}" if r["best_s"] else "-",
                       f"{r['speedup']:.2f}x" if r["speedup"] else "-",
-                      str(r["trials"] or "-"), f"{r['wall_s']:.0f}" if r["wall_s"] else "-",
-                      r["export"] or "-"])
+                      str(r["trials"] or "-"),
+                      f"{rate['builds_per_minute']:.0f}" if rate else "-",
+                      f"{rate['measurements_per_minute']:.0f}" if rate else "-",
+                      f"{r['wall_s']:.0f}" if r["wall_s"] else "-", r["export"] or "-"])
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    lines.append("(default, best: kernel medians of the default schedule and the tuned records, "
+                 "timed in this process in 5 interleaved rounds; builds/min, meas/min: this "
+                 "run's tuning, every group)")
     return "\n".join(lines)
 
 
 def runner_settings(spec):
-    """The tuner's runner for the manifest's ``[runner]``: ``"local"`` or ``RPCSettings``."""
+    """The tuner's runner for the manifest's ``[runner]``: ``"local"``, or ``RPCSettings``
+    once the farm answers (``check_farm``: the tracker is up and a server with the key is
+    registered; else ``FarmError`` with the commands that start them)."""
     if spec.kind == "local":
         return "local"
-    from ..tuning import RPCSettings
+    from ..tuning import RPCSettings, check_farm
 
-    extra = {} if spec.max_workers is None else {"max_workers": spec.max_workers}
-    return RPCSettings(spec.host, spec.port, spec.key, session_timeout_s=spec.session_timeout_s,
-                       **extra)
+    settings = RPCSettings(spec.host, spec.port, spec.key, max_workers=spec.max_workers,
+                           session_timeout_s=spec.session_timeout_s,
+                           server_wait_s=spec.server_wait_s)
+    check_farm(settings)
+    return settings
