@@ -141,7 +141,7 @@ def summary_row(job, state: dict) -> dict:
             "speedup": default / best if default and best else None,
             "trials": state.get("trials"), "tuning_s": state.get("tuning_s"),
             "wall_s": state.get("wall_s"), "export": state.get("export"),
-            "throughput": state.get("throughput")}
+            "throughput": state.get("throughput"), "applied": state.get("applied")}
 
 
 def format_summary(rows: list[dict]) -> str:
@@ -164,7 +164,7 @@ def format_summary(rows: list[dict]) -> str:
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.append("(default, best: kernel medians of the default schedule and the tuned records, "
-                 "timed in this process in 5 interleaved rounds; builds/min, meas/min: this "
+                 "timed in this process in 7 interleaved rounds; builds/min, meas/min: this "
                  "run's tuning, every group)")
     return "\n".join(lines)
 
