@@ -7,20 +7,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import tvm_fusion as tf
-from tests.tuning.test_farm import KEY, Farm
+from tests.farm import KEY
 from tvm_fusion import workloads
-
-
-@pytest.fixture
-def farm(tmp_path):
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.close()
 
 
 def _manifest(tmp_path, port, jobs, extra=""):
