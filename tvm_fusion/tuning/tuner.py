@@ -48,7 +48,7 @@ from ..target import as_target
 from .farm import FarmError, RPCSettings, check_farm
 from .intrinsics import without_tensor_intrinsics
 from .measure import close_runner, make_builder, make_runner
-from .mutator import MutateTemplateDecision
+from .mutator import MutateTemplateDecision, trace_decisions
 from .records import (
     count_records,
     count_valid_records,
@@ -59,6 +59,7 @@ from .records import (
     write_manifest,
 )
 from .throughput import Counters, Throughput
+from .trials import LogTrials, TrialLog
 from .verify import (
     InProcess,
     TuningError,
@@ -269,11 +270,14 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
     valid_before = count_valid_records(folder)
     space = template_space(group, target, template, seed)
     model = cost_model(warmup=min(batch, trials))
+    log = TrialLog(folder, lambda trace: knob_values(group, target, template, mod, trace),
+                   unlogged=done)
     if done == 0:  # the search starts from the heuristic, and never ships worse than it
         database.commit_tuning_record(ms.database.TuningRecord(
             default.trace, database.commit_workload(mod), default.run_secs, target,
             default.args_info))
         done = count_records(folder)
+        log.append([(record_seconds(default.run_secs), None, default.trace, True)])
     warm = warm_start(model, database, mod, target, space) if done < trials else 0
     stopped = "trials reached"
     while done < trials:
@@ -285,7 +289,9 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
         ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
                     num_trials_per_iter=n, space=space, database=database,
                     cost_model=model, builder=builder, runner=runner, seed=seed + done,
-                    strategy=ms.search_strategy.EvolutionarySearch(**SEARCH))
+                    strategy=ms.search_strategy.EvolutionarySearch(**SEARCH),
+                    measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"),
+                                       LogTrials(log)])
         if getattr(runner, "dead", ""):  # the RPC farm stopped answering (farm.py)
             raise FarmError(f"group {group.name}: {runner.dead}; the records measured so far "
                             f"are in {folder}")
@@ -304,6 +310,21 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
         if progress:
             progress(done, _best_seconds(database, mod, target), done - before)
     return before, done, warm, stopped
+
+
+def knob_values(group: FusionGroup, target, template, mod, trace) -> dict[str, int]:
+    """A trace's decisions by knob name: the template re-run with them forced, kept only when
+    it reproduces the trace's decisions (a trace down another branch of the template samples
+    other knobs in other positions: ``ValueError``, the caller logs the raw decisions)."""
+    from tvm import s_tir
+
+    decisions = trace_decisions(trace)
+    ctx = template_context(group, target, tuning=True, replay=tuple(decisions))
+    sch = s_tir.Schedule(mod)
+    template.apply(sch, ctx)
+    if trace_decisions(sch.trace) != decisions:
+        raise ValueError("the template does not reproduce this trace's decisions")
+    return {knob.name: knob.value for knob in ctx.knobs}
 
 
 def quiet_metaschedule_console() -> None:
