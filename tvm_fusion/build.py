@@ -221,10 +221,12 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
         return None, folder, None
     lowered = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
     default = schedule_group(lowered, group, target).mod
-    stays = default_stays(folder, tvm_ffi.structural_hash(default))
+    best = open_database(folder).query_schedule(lowered.mod, target, "main")
+    tuned_hash = None if best is None else tvm_ffi.structural_hash(best.mod)
+    stays = default_stays(folder, tvm_ffi.structural_hash(default), tuned_hash)
     if stays:  # not faster than the default here, or checked against another default
         return None, folder, stays
-    note = verdict_note(folder)
+    note = verdict_note(folder, tuned_hash)
 
     def schedule(kernel: LoweredKernel) -> Scheduled:
         database = open_database(folder)

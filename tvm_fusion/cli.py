@@ -180,7 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--dry-run", action="store_true",
                     help="check the manifest and print the plan (jobs, fusion groups, "
                          "templates, trials) without tuning")
+    bt.add_argument("--no-report", action="store_true",
+                    help="do not write the tuning report (OUTPUT_DIR/report/) at the end")
     bt.set_defaults(run=commands.cmd_batch)
+
+    rp = sub.add_parser("report", help="an HTML page of tuning curves, knob effects, roofline",
+                        description="Read every records folder under LOG_DIR and write "
+                                    "OUT/index.html (self-contained: opens from disk, no "
+                                    "network), OUT/report.md (the same tables) and PNG plots: "
+                                    "a summary table (template, default and best latency, "
+                                    "speedup, %% of roofline, trials, wall time, failed "
+                                    "trials), per workload the best latency against trial "
+                                    "number and wall time (every trial a dot, failures "
+                                    "marked, the default a line), each knob's effect, the "
+                                    "split analysis and the applied schedule.")
+    rp.add_argument("log_dir", metavar="LOG_DIR", help="a records folder tune or batch wrote")
+    rp.add_argument("-o", "--out", default="report", help="output folder (default report/)")
+    rp.set_defaults(run=commands.cmd_report)
     return parser
 
 

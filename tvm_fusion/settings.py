@@ -4,7 +4,7 @@
   ``TVM_NUM_THREADS`` unless that is set) uses; default: all cores of this machine.
 - ``TVM_FUSION_MCPU``: LLVM CPU name for the default target; default: the host CPU.
 - ``TVM_FUSION_LOGS``: the tuning records folder every command uses when not given
-  ``--logs`` (``tune`` and ``batch`` write there; ``compile``, ``demo`` and ``batch`` read it
+  ``--logs`` (``tune`` and ``batch`` write there; ``compile`` and ``demo`` read it
   first); default: ``~/.cache/tvm-fusion/tuning_logs`` (``$XDG_CACHE_HOME`` if set). The
   records shipped in the repository's ``tuning_logs/`` are read after it, never written
   (unless a command is given that folder with ``--logs``).

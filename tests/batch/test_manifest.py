@@ -39,6 +39,8 @@ def _manifest(tmp_path, text: str) -> Path:
       'workload = "W1s"\n'), "[runner]: field 'tracker': expected \"HOST:PORT\""),
     ('[[jobs]]\nname = "a"\nworkload = "W1s"\n', "missing key 'output_dir'"),
     ('output_dir = "o"\n', "the manifest has no [[jobs]]"),
+    ('output_dir = "o"\n[[jobs]]\nname = ["a"]\nworkload = "W1s"\n',
+     "jobs[0]: field 'name': expected str"),
     ('output_dir = "o"\n[[jobs]\n', "not valid TOML"),
 ])
 def test_manifest_errors_name_the_job_and_field_and_exit_2(tmp_path, capsys, text, message):

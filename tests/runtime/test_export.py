@@ -248,3 +248,47 @@ def test_load_errors_name_the_file(tmp_path):
 def test_export_refuses_what_it_cannot_export():
     with pytest.raises(TypeError, match="export takes what tvm_fusion.compile returned"):
         tf.export(object(), "/tmp/nowhere")
+
+
+def _one_op_graph(op: str):
+    g = tf.Graph(f"one_{op}")
+    x = g.input("x", (3, 7), "float32")
+    g.output(getattr(g, op)(x))
+    return g
+
+
+def test_reexport_to_the_same_path_loads_the_new_code(tmp_path):
+    """dlopen hands back the handle of a path it has seen: load opens a private copy named
+    by the library's hash, so a re-export under the same name is never the old code."""
+    x = np.linspace(0.1, 2.0, 21, dtype="float32").reshape(3, 7)
+    tf.export(tf.compile(_one_op_graph("exp")), tmp_path / "same", inputs={"x": x}, repeat=1)
+    np.testing.assert_allclose(tf.load(tmp_path / "same.so")(x)[0], np.exp(x), rtol=1e-6)
+    tf.export(tf.compile(_one_op_graph("sqrt")), tmp_path / "same", inputs={"x": x}, repeat=1)
+    np.testing.assert_allclose(tf.load(tmp_path / "same.so")(x)[0], np.sqrt(x), rtol=1e-6)
+
+
+def test_seal_survives_strings_that_look_like_number_lists():
+    from tvm_fusion.runtime.manifest import content_sha256
+
+    meta = {"a": "decision=[ 1, 2]", "b": "x[1,  2]", "shape": [3, 4]}
+    text = sealed(meta)
+    loaded = json.loads(text)
+    assert loaded["a"] == "decision=[ 1, 2]" and loaded["b"] == "x[1,  2]"
+    assert loaded["content_sha256"] == content_sha256(loaded)
+
+
+def test_cpu_check_with_nothing_required_passes_anywhere(tmp_path):
+    from tvm_fusion.runtime.cpu import CpuFeatureError, check_cpu
+
+    arm = tmp_path / "cpuinfo"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm\n")
+    check_cpu([], "-mcpu=neoverse-n1", "x.so", arm)  # no x86 feature to require
+    with pytest.raises(CpuFeatureError, match="check_cpu_features=False"):
+        check_cpu(["avx2"], "-mcpu=haswell", "x.so", arm)
+
+
+def test_a_graph_without_kernels_is_not_exported(tmp_path):
+    g = tf.Graph("identity")
+    g.output(g.input("x", (4,), "float32"))
+    with pytest.raises(ValueError, match="compiled to no kernel"):
+        tf.export(tf.compile(g), tmp_path / "nothing")

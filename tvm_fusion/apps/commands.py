@@ -91,8 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for oracle, ok, error in result.checks:
         print(f"check against {oracle}: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
     if args.output:
-        np.savez(args.output, **dict(zip(result.output_names, result.outputs)))
-        print(f"outputs written to {args.output}")
+        path = args.output if args.output.endswith(".npz") else args.output + ".npz"
+        np.savez(path, **dict(zip(result.output_names, result.outputs)))
+        print(f"outputs written to {path}")
     return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
 
 
@@ -300,4 +301,27 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print()
     print(format_summary(result.rows))
     print(f"summary: {manifest.output_dir / 'summary.json'}")
+    if not args.no_report:
+        from ..report import write_report
+
+        page, _, _ = write_report(log_dir, manifest.output_dir / "report")
+        print(f"report: {page}")
     return EXIT_CHECK_FAILED if result.failed else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The tuning report of a records folder (``tvm_fusion.report``)."""
+    from pathlib import Path
+
+    from ..report import write_report
+
+    if not Path(args.log_dir).is_dir():
+        raise ValueError(f"{args.log_dir}: no such folder (give the records folder that tune "
+                         "or batch wrote, e.g. ~/.cache/tvm-fusion/tuning_logs)")
+    page, md, workloads = write_report(args.log_dir, args.out)
+    if not workloads:
+        raise ValueError(f"{args.log_dir}: no records folder (<target>/<workload>/manifest.json)"
+                         " found under it")
+    print(f"{len(workloads)} group(s) from {args.log_dir}")
+    print(f"  {page}\n  {md}")
+    return EXIT_OK

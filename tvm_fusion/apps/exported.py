@@ -103,8 +103,9 @@ def print_exported_run(args) -> int:
     print(f"median latency: {result.seconds * 1e3:.4f} ms over {args.repeat} repeats "
           "(kernels, inputs bound)")
     if args.output:
-        np.savez(args.output, **dict(zip(result.output_names, result.outputs)))
-        print(f"outputs written to {args.output}")
+        path = args.output if args.output.endswith(".npz") else args.output + ".npz"
+        np.savez(path, **dict(zip(result.output_names, result.outputs)))
+        print(f"outputs written to {path}")
     return 0
 
 

@@ -88,7 +88,8 @@ def load_manifest(path) -> Manifest:
         if isinstance(name, str) and name in seen:
             errors.append(f"jobs[{k}] (name '{name}'): duplicate job name: every job needs "
                           "its own name (it names the job's output folder)")
-        seen.add(name)
+        if isinstance(name, str):
+            seen.add(name)
         job = _job(entry, k, base, errors)
         if job is not None:
             jobs.append(job)

@@ -59,15 +59,24 @@ def plan(manifest: Manifest, target) -> tuple[list[str], int]:
 def run_batch(manifest: Manifest, target, log_dir: Path, runner, say) -> BatchResult:
     """Run every job not done yet; the summary rows (also written to summary.json)."""
     manifest.output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
     pending = list(manifest.jobs)
+
+    def finished(state: dict) -> bool:  # done, or failed during this batch (by any process)
+        return state.get("status") == "done" or (
+            state.get("status") == "failed" and state.get("failed_at", 0) >= started)
+
     announced: set[str] = set()
     while pending:
         progressed = False
         for job in list(pending):
             folder = manifest.output_dir / job.name
-            if read_json(folder / "state.json").get("status") == "done":
+            state = read_json(folder / "state.json")
+            if finished(state):
                 if job.name not in announced:
-                    say(f"{job.name}: done earlier, skipped")
+                    say(f"{job.name}: done earlier, skipped" if state["status"] == "done" else
+                        f"{job.name}: failed in another process of this batch: "
+                        f"{state.get('reason')}")
                 pending.remove(job)
                 progressed = True
                 continue
@@ -78,7 +87,7 @@ def run_batch(manifest: Manifest, target, log_dir: Path, runner, say) -> BatchRe
                     announced.add(job.name)
                 continue
             try:
-                if read_json(folder / "state.json").get("status") != "done":  # re-read: locked
+                if not finished(read_json(folder / "state.json")):  # re-read, now locked
                     _run_one(job, manifest, folder, target, log_dir, runner, say)
             finally:
                 lock.release()
@@ -108,7 +117,7 @@ def _run_one(job, manifest, folder: Path, target, log_dir: Path, runner, say) ->
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         reason = f"{type(err).__name__}: {'; '.join(lines)}"[:600]
         state = read_json(folder / "state.json")
-        state.update(status="failed", reason=reason)
+        state.update(status="failed", reason=reason, failed_at=time.time())
         write_json(folder / "state.json", state)
         say(f"{job.name}: FAILED: {reason}")
 
@@ -118,7 +127,7 @@ def _records_locks(job, target, log_dir: Path, say):
     """Hold the locks of every records folder the job's groups tune into (in a fixed order:
     two processes never wait on each other in a cycle)."""
     with contextlib.ExitStack() as stack:
-        for folder in sorted(_record_folders(job, target, log_dir)):
+        for folder in sorted(set(_record_folders(job, target, log_dir))):  # two groups can share one
             stack.enter_context(locked(folder / LOCK_FILE, say))
         yield
 

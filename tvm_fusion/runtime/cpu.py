@@ -71,12 +71,14 @@ def missing_features(required, flags: set[str]) -> list[str]:
 
 def check_cpu(required, built_for: str, path: str, cpuinfo: str | Path = "/proc/cpuinfo"):
     """Raise ``CpuFeatureError`` unless this CPU has every required feature."""
+    if not required:  # nothing to check (a module for a CPU family EMITTED does not list)
+        return
     flags, model = host_flags(cpuinfo)
     if not flags:
         raise CpuFeatureError(
             f"{path}: cannot read this CPU's features ({cpuinfo} has no 'flags' line), so "
             f"the module (built for {built_for}) cannot be checked before it runs; pass "
-            "check_cpu=False to tvm_fusion.load to load it unchecked")
+            "check_cpu_features=False to tvm_fusion.load to load it unchecked")
     missing = missing_features(required, flags)
     if missing:
         here = model or "this CPU"

@@ -68,9 +68,13 @@ def export(compiled: CompiledGraph, path, *, inputs: dict | None = None,
     ExportedFiles
         ``(library, metadata, tir)`` paths. ``tvm_fusion.load(library)`` runs the module.
     """
-    if not isinstance(compiled, CompiledGraph) or not hasattr(compiled.kernels[0], "scheduled"):
+    if not isinstance(compiled, CompiledGraph) or not all(hasattr(k, "scheduled")
+                                                           for k in compiled.kernels):
         raise TypeError(f"export takes what tvm_fusion.compile returned, got "
                         f"{type(compiled).__name__} (a loaded module is exported already)")
+    if not compiled.kernels:
+        raise ValueError(f"graph '{compiled.graph.name}' compiled to no kernel (its outputs are "
+                         "its inputs or constants): there is nothing to export")
     library, metadata, tir = paths_of(path)
     library.parent.mkdir(parents=True, exist_ok=True)
     names = [f"kernel_{i}" for i in range(compiled.num_kernels)]

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ from .executor import CompiledGraph
 from .manifest import (
     ModuleFileError,
     donation,
+    file_sha256,
     index_check,
     read_verified,
     signature,
@@ -77,8 +81,9 @@ def load(path, *, check_cpu_features: bool = True) -> LoadedModule:
         check_cpu(meta["cpu"]["required"], _built_for(meta), str(library))
     _warn_versions(meta, library)
     _load_runtime()
+    private = _private_copy(library, meta["library_sha256"])
     try:
-        module = tvm_ffi.load_module(str(library.resolve()))
+        module = tvm_ffi.load_module(str(private))
     except Exception as err:  # noqa: BLE001 (any dlopen failure: the file and why, one line)
         raise ModuleFileError(f"{library}: the library could not be loaded: "
                               f"{str(err).splitlines()[0] if str(err) else err!r}") from None
@@ -91,6 +96,23 @@ def load(path, *, check_cpu_features: bool = True) -> LoadedModule:
                           [donation(d) for d in meta["donations"]])
     loaded.metadata, loaded.path = meta, library
     return loaded
+
+
+def _private_copy(library: Path, sha256: str) -> Path:
+    """The verified library copied to a file named by its hash, checked again, for
+    ``dlopen``: a process never re-opens an older library under a reused path (``dlopen`` hands
+    back the handle it has for a path it has seen, and tvm_ffi keeps modules alive), and the
+    file opened is the file checked, whatever happens to ``library`` meanwhile."""
+    folder = Path(tempfile.gettempdir()) / f"tvm-fusion-modules-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    private = folder / f"{sha256}.so"
+    if not private.is_file() or file_sha256(private) != sha256:
+        tmp = folder / f".{sha256}.{os.getpid()}.tmp"
+        shutil.copyfile(library, tmp)
+        os.replace(tmp, private)
+    if file_sha256(private) != sha256:
+        raise ModuleFileError(f"{library} changed while it was being loaded: load it again")
+    return private
 
 
 def _built_for(meta: dict) -> str:

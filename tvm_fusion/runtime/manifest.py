@@ -110,8 +110,12 @@ def file_sha256(path: Path) -> str:
 def sealed(meta: dict) -> str:
     """The JSON text of ``meta`` with its ``content_sha256`` (one field per line, lists of
     numbers on one line: readable and diffable)."""
-    text = json.dumps({**meta, "content_sha256": content_sha256(meta)}, indent=1)
-    return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+    value = {**meta, "content_sha256": content_sha256(meta)}
+    text = json.dumps(value, indent=1)
+    compact = _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    if json.loads(compact) != value:  # the pattern met a string that looks like a list
+        compact = text
+    return compact + "\n"
 
 
 _NUMBER_LIST = re.compile(r"\[\s*((?:-?[\d.e+-]+,\s*)*-?[\d.e+-]+)\s*\]")

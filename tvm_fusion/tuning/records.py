@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 import warnings
 from pathlib import Path
@@ -141,9 +142,10 @@ def write_verdict(folder: Path, *, applies: bool, why: str, tuned_hash: int,
                   default_hash: int) -> None:
     """Record whether the best record beat the default schedule in process, and which default
     it beat (``default_hash``: the structural hash of the default schedule's module)."""
-    (folder / VERDICT_FILE).write_text(json.dumps(
-        {"applies": applies, "why": why, "tuned_hash": str(tuned_hash),
-         "default_hash": str(default_hash)}, indent=2) + "\n")
+    path, tmp = folder / VERDICT_FILE, folder / f".{VERDICT_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps({"applies": applies, "why": why, "tuned_hash": str(tuned_hash),
+                               "default_hash": str(default_hash)}, indent=2) + "\n")
+    os.replace(tmp, path)  # a reader never sees half a verdict
 
 
 def read_verdict(folder: Path) -> dict | None:
@@ -159,7 +161,15 @@ def read_verdict(folder: Path) -> dict | None:
     return verdict if isinstance(verdict, dict) and "applies" in verdict else None
 
 
-def default_stays(folder: Path, default_hash: int | None = None) -> str | None:
+def _about_other_record(verdict: dict, tuned_hash: int | None) -> bool:
+    """The verdict judged another best record than today's (records added since, e.g. on an
+    RPC farm, where no in-process check follows): it says nothing about today's."""
+    checked = verdict.get("tuned_hash")
+    return tuned_hash is not None and checked not in (None, "0") and checked != str(tuned_hash)
+
+
+def default_stays(folder: Path, default_hash: int | None = None,
+                  tuned_hash: int | None = None) -> str | None:
     """Why no record of ``folder`` is applied (the default schedule stays), or ``None``.
 
     ``default_hash``: the structural hash of today's default schedule. A verdict that a record
@@ -167,8 +177,8 @@ def default_stays(folder: Path, default_hash: int | None = None) -> str | None:
     record was checked, and the record then ran 0.89x of it) is stale: the default stays until
     the check is run again."""
     verdict = read_verdict(folder)
-    if verdict is None:
-        return None
+    if verdict is None or _about_other_record(verdict, tuned_hash):
+        return None  # never checked: the record applies, and the notice says so
     checked = verdict.get("default_hash")
     if verdict["applies"] and default_hash is not None and checked != str(default_hash):
         against = "an older default schedule" if checked else \
@@ -181,9 +191,12 @@ def default_stays(folder: Path, default_hash: int | None = None) -> str | None:
     return f"no record applied: {verdict['why']} ({folder})"
 
 
-def verdict_note(folder: Path) -> str:
+def verdict_note(folder: Path, tuned_hash: int | None = None) -> str:
     """What the in-process check said of an applied record, for ``compile``'s notice."""
     verdict = read_verdict(folder)
     if verdict is None:
         return "; not checked against the default in process (tuned before that check)"
+    if _about_other_record(verdict, tuned_hash):
+        return ("; not checked against the default in process (the best record changed after "
+                "the last check: tvm-fusion tune <workload> --trials 1 checks it)")
     return f"; {verdict['why']}"

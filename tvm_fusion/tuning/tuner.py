@@ -45,6 +45,7 @@ from ..graph import Graph
 from ..lower import lower
 from ..ops.fp16 import native_fp16
 from ..target import as_target
+from .bandwidth import record_roofline
 from .farm import FarmError, RPCSettings, check_farm
 from .intrinsics import without_tensor_intrinsics
 from .measure import close_runner, make_builder, make_runner
@@ -217,6 +218,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                 continue
             folder = record_dir(log_dir, target, group, template.NAME)
             write_manifest(folder, graph.name, group, template.NAME)
+            record_roofline(folder, group)  # the report's % of roofline (bandwidth.py)
             before, done, warm, stopped = _search(
                 group, template, kernel.mod, default, folder, target, trials, batch, seed,
                 builder, group_runner, lambda: time_budget_s is not None and
