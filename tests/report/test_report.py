@@ -48,3 +48,12 @@ def test_report_numbers_are_the_records(report):
     page = (out / "index.html").read_text()
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from a network
     assert page.count("<tr>") == len(NAMES) + 1
+
+
+def test_report_page_in_a_real_browser(report, tmp_path):
+    from tests.browser import assert_page_ok, require_browser
+
+    _, out, _ = report
+    check = assert_page_ok(out / "index.html", tmp_path / "report.png", rows=len(NAMES),
+                           min_images=len(NAMES), browser=require_browser())
+    assert all(width > 0 for _, width, _ in check.images)
