@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..tuning.records import FAILED_RUN_SECONDS, RECORD_FILE, read_verdict, record_seconds
+from ..tuning.records import is_measured, read_verdict, record_seconds, records_in_order
 from ..tuning.trials import read_trials
 
 
@@ -85,17 +85,6 @@ def collect(log_dir) -> list[Workload]:
 
 def _records(folder: Path) -> list[tuple[float | None, str | None, str]]:
     """``(median seconds or None, error, trace as text)`` per record, in file order."""
-    path = folder / RECORD_FILE
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)[1]
-            run_secs = [float(s) for s in record[1]]
-        except (ValueError, IndexError, TypeError):
-            continue
-        ok = bool(run_secs) and max(run_secs) < FAILED_RUN_SECONDS
-        rows.append((record_seconds(run_secs) if ok else None, None if ok else "failed",
-                     json.dumps(record[0])))
-    return rows
+    return [(record_seconds(run_secs), None, json.dumps(record[0])) if is_measured(run_secs)
+            else (None, "failed", json.dumps(record[0]))
+            for run_secs, record, _ in records_in_order(folder)]

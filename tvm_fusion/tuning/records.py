@@ -108,20 +108,27 @@ def record_seconds(run_secs) -> float:
     return statistics.median(float(s) for s in run_secs)
 
 
-def measured(folder: Path) -> list[tuple[float, str]]:
-    """``(median seconds, JSON line)`` of every record in ``folder`` that built and ran."""
-    path = folder / RECORD_FILE
+def records_in_order(folder: Path) -> list[tuple[list[float], list, str]]:
+    """``(run seconds, the record's JSON, its line)`` of every readable record in ``folder``,
+    in file order (the order they were committed)."""
+    path = Path(folder) / RECORD_FILE
     if not path.exists():
         return []
     found = []
     for line in path.read_text().splitlines():
         try:
-            run_secs = [float(s) for s in json.loads(line)[1][1]]
+            record = json.loads(line)[1]
+            run_secs = [float(s) for s in record[1]]
         except (ValueError, IndexError, TypeError):
             continue
-        if is_measured(run_secs):
-            found.append((record_seconds(run_secs), line))
+        found.append((run_secs, record, line))
     return found
+
+
+def measured(folder: Path) -> list[tuple[float, str]]:
+    """``(median seconds, JSON line)`` of every record in ``folder`` that built and ran."""
+    return [(record_seconds(run_secs), line) for run_secs, _, line in records_in_order(folder)
+            if is_measured(run_secs)]
 
 
 def count_valid_records(folder: Path) -> int:
