@@ -49,6 +49,18 @@ class Prepared:
     half: bool  # fp16 arithmetic that the oracle may not round like us
 
 
+def job_graph(job: Job):
+    """The job's graph alone (shape overrides applied): what the plan and the locks need,
+    without allocating inputs or running the oracle."""
+    if job.workload:
+        from .. import workloads
+
+        return workloads.graph(job.workload, job.shapes)
+    from ..frontends import from_onnx
+
+    return from_onnx(str(job.onnx), shapes=job.shapes or None)
+
+
 def prepare(job: Job) -> Prepared:
     """Build the job's graph (shape overrides applied), inputs and expected outputs."""
     if job.workload:

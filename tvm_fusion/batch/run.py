@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .jobs import prepare, run_job
+from .jobs import job_graph, run_job
 from .manifest import Manifest
 from .state import Lock, locked, read_json, write_json
 
@@ -43,7 +43,7 @@ def plan(manifest: Manifest, target) -> tuple[list[str], int]:
     for job in manifest.jobs:
         budget = "" if job.time_budget_s is None else f", time budget {job.time_budget_s:.0f} s"
         try:
-            graph = prepare(job).graph
+            graph = job_graph(job)
         except Exception as err:  # noqa: BLE001 - GraphError, OnnxImportError, onnx's own
             broken += 1
             lines.append(f"{job.name}: {job.source}: cannot be built, will fail: "
@@ -138,7 +138,7 @@ def _record_folders(job, target, log_dir: Path) -> list[Path]:
     from ..fusion import fuse, live_nodes
     from ..tuning import record_dir
 
-    graph = prepare(job).graph
+    graph = job_graph(job)
     return [record_dir(log_dir, target, g, schedules.choose(template_context(g, target)).NAME)
             for g in fuse(graph, live_nodes(graph))]
 
