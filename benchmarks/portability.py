@@ -7,7 +7,9 @@ kernel time: inputs bound, outputs preallocated; ``CompiledGraph.benchmark``):
   schedules: tuning records are per CPU, so every level gets the same kind of schedule and the
   columns differ only in the instruction set);
 - ``native loaded``: the native build exported (``tvm_fusion.export``) and loaded back
-  (``tvm_fusion.load``) in this process: the same code through the exported ``.so``.
+  (``tvm_fusion.load``) in this process: the same code through the exported ``.so``;
+- ``native call`` and ``loaded call``: the public call ``fn(**arrays)`` (binding, checks, a
+  fresh output) of the native build and of the loaded module, what a user times.
 
 Ratios are each column's per-round time over native's (above 1: slower than native).
 
@@ -29,7 +31,7 @@ import tvm_fusion as tf
 from tvm_fusion import workloads
 from tvm_fusion.settings import num_cores
 from tvm_fusion.target import host_target
-from tvm_fusion.timing import interleaved, ratios
+from tvm_fusion.timing import interleaved, median_seconds, ratios
 
 
 def measure(name: str, levels: list[str], repeat: int, folder: Path) -> list[str]:
@@ -42,14 +44,19 @@ def measure(name: str, levels: list[str], repeat: int, folder: Path) -> list[str
         np.testing.assert_allclose(np.asarray(fn(**arrays)[0], "float64"),
                                    np.asarray(expected, "float64"), rtol=2e-3, atol=2e-3,
                                    err_msg=f"{name} {label}")
-    timings = dict(zip(builds, interleaved(
-        [lambda f=fn: f.benchmark(**arrays, repeat=5) for fn in builds.values()], repeat)))
-    native = timings["native"]
+    samplers = {label: (lambda f=fn: f.benchmark(**arrays, repeat=5))
+                for label, fn in builds.items()}
+    for label, fn in (("native call", builds["native"]),
+                      ("loaded call", builds["native loaded"])):
+        samplers[label] = lambda f=fn: median_seconds(lambda: f(**arrays), repeat=5)
+    timings = dict(zip(samplers, interleaved(list(samplers.values()), repeat)))
     cells = [name]
-    for label in builds:
+    for label in samplers:
+        base = {"native": None, "loaded call": "native call", "native call": None}.get(
+            label, "native")
         cell = f"{timings[label].median * 1e6:.0f}"
-        if label != "native":
-            cell += f" ({ratios(native, timings[label]).short()})"
+        if base:
+            cell += f" ({ratios(timings[base], timings[label]).short()})"
         cells.append(cell)
     return cells
 
@@ -62,9 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     target = host_target()
     print(f"CPU {target.attrs['mcpu']} (LLVM's name), {num_cores()} threads; kernel medians of "
-          f"{args.repeat} interleaved rounds, us (ratio to native [IQR]; 'same': within "
-          "noise); default schedules\n")
-    header = ["workload", *args.levels, "native", "native loaded"]
+          f"{args.repeat} interleaved rounds, us (ratio to native [IQR]; loaded call: ratio to "
+          "native call; 'same': within noise); default schedules\n")
+    header = ["workload", *args.levels, "native", "native loaded", "native call", "loaded call"]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.workloads:
