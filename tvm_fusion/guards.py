@@ -35,6 +35,34 @@ def index_checks(graph: Graph) -> list[IndexCheck]:
     return checks
 
 
+def check_memory(graph: Graph, needed: list[Node], available: int) -> None:
+    """Refuse at compile time a graph whose call cannot fit in memory, naming its largest
+    tensor: the inputs, outputs and constants a call holds at once, and any one intermediate.
+    Nothing is allocated yet (numpy's ``_ArrayMemoryError`` would come at the first call)."""
+    held = {t.name: t for t in (*graph.inputs, *graph.outputs)}
+    held.update((name, graph.tensors[name]) for name in graph.constants)
+    total = sum(t.nbytes for t in held.values())
+    largest = max((*held.values(), *(n.output for n in needed)), key=lambda t: t.nbytes)
+    if total <= available and largest.nbytes <= available:
+        return
+    kind = ("input" if largest in graph.inputs else "output" if largest in graph.outputs
+            else "tensor")
+    raise GraphError(f"graph '{graph.name}' needs {format_bytes(max(total, largest.nbytes))} "
+                     f"for one call (largest: {kind} '{largest.name}' "
+                     f"{format_shape(largest.shape)} {largest.dtype}, "
+                     f"{format_bytes(largest.nbytes)}); this machine has "
+                     f"{format_bytes(available)} of memory: compile it with smaller shapes "
+                     "(pin dynamic ONNX dimensions with --shape NAME=D0,D1,...)")
+
+
+def format_bytes(count: int) -> str:
+    for unit, size in (("EiB", 2**60), ("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30),
+                       ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit} ({count} bytes)"
+    return f"{count} bytes"
+
+
 def _layout_source(t: Tensor) -> Tensor:
     """Follow pure data-movement ops back: the value set (what a range check sees) is kept."""
     while t.producer is not None and t.producer.op in LAYOUT_ONLY:

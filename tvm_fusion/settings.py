@@ -21,6 +21,20 @@ def num_cores() -> int:
     return int(value) if value else (os.cpu_count() or 1)
 
 
+def machine_memory() -> int:
+    """Bytes of memory this process may use: physical memory, or a smaller cgroup limit."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
 def configure_thread_pool() -> None:
     """Size TVM's runtime thread pool to ``num_cores()`` unless ``TVM_NUM_THREADS`` is set.
 

@@ -189,6 +189,10 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         only when it was faster beyond noise.
     """
     target = as_target(target)
+    from ..guards import check_memory  # the arguments of every group are allocated below
+    from ..settings import machine_memory
+
+    check_memory(graph, live_nodes(graph), machine_memory())
     if isinstance(runner, RPCSettings):
         check_farm(runner)  # fail now, with the commands to run, not after the first build
     start = time.time()
