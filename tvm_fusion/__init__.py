@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Graph": ("tvm_fusion.graph", "Graph"),
     "GraphError": ("tvm_fusion.graph", "GraphError"),
+    "InputError": ("tvm_fusion.checks", "InputError"),
+    "OnnxImportError": ("tvm_fusion.frontends", "OnnxImportError"),
     "Node": ("tvm_fusion.graph", "Node"),
     "Tensor": ("tvm_fusion.graph", "Tensor"),
     "FusionGroup": ("tvm_fusion.fusion", "FusionGroup"),
@@ -45,7 +47,9 @@ __all__ = [
     "FusionGroup",
     "Graph",
     "GraphError",
+    "InputError",
     "Node",
+    "OnnxImportError",
     "Tensor",
     "__version__",
     "aligned",

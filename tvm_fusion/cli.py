@@ -1,23 +1,38 @@
 """The ``tvm-fusion`` command. It parses arguments and delegates; the logic lives elsewhere.
 
-Exit codes: 0 success; 1 a result check failed; 2 bad usage or bad input.
+Exit codes: 0 success; 1 a result check failed; 2 bad usage or bad input (one line, no
+traceback; ``--debug`` shows it); 3 an internal error (a bug: the message says how to report
+it); 130 interrupted (Ctrl-C). Output cut short by a closed pipe (``| head``) ends quietly, as
+Unix tools do.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .apps import commands
-from .apps.commands import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
+from .apps.commands import (  # noqa: F401 (re-exported)
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool killed by it
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tvm-fusion",
         description="Fuse chains of small tensor ops into single TVM kernels, and tune them.",
-        epilog="exit codes: 0 ok, 1 a result check failed, 2 bad usage or input",
+        epilog="exit codes: 0 ok, 1 a result check failed, 2 bad usage or input, 3 internal "
+               "error (a bug), 130 interrupted",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, print the full traceback too")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="analyse W5, then compile, check and time W5 and W1-W4",
                           description="Print the split analysis of the first workload (W5, the "
@@ -45,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--ddr-gbps", type=float, default=None,
                     help="DDR bandwidth in GB/s: convert bytes into a time lower bound")
     _donate_argument(an)
+    _shape_argument(an)
     an.set_defaults(run=commands.cmd_analyze)
 
     ex = sub.add_parser("explore", help="show a fused kernel before/after scheduling, check, time",
@@ -111,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--repeat", type=int, default=15, help="timing repeats (default 15)")
     rn.add_argument("--check", action="store_true",
                     help="compare with onnx.reference.ReferenceEvaluator (and onnxruntime)")
+    _shape_argument(rn)
     rn.set_defaults(run=commands.cmd_run)
 
     tn = sub.add_parser("tune", help="tune every fusion group with MetaSchedule (XGBoost model)",
@@ -137,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "K best, with their new measurements (for shipping records: the best "
                          "of many noisy trials is biased low; a later tune restarts its count "
                          "from K); the in-process check runs after it")
+    _shape_argument(tn)
     tn.set_defaults(run=commands.cmd_tune)
 
     cp = sub.add_parser("compile", help="compile with the tuning records, check and time",
@@ -161,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "tvm-fusion run OUT.so, load it with tvm_fusion.load")
     _logs_arguments(cp)
     _donate_argument(cp)
+    _shape_argument(cp)
     cp.set_defaults(run=commands.cmd_compile)
 
     bt = sub.add_parser("batch", help="run a manifest of tuning jobs: tune, compile, export, "
@@ -197,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("log_dir", metavar="LOG_DIR", help="a records folder tune or batch wrote")
     rp.add_argument("-o", "--out", default="report", help="output folder (default report/)")
     rp.set_defaults(run=commands.cmd_report)
+    for command in sub.choices.values():  # --debug after the command name works too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="on an error, print the full traceback too")
     return parser
 
 
@@ -215,6 +237,12 @@ def _donate_argument(parser: argparse.ArgumentParser) -> None:
                              "in place (repeatable), e.g. --donate cache for P4")
 
 
+def _shape_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                        help="pin the shape of an ONNX model's input with dynamic dimensions, "
+                             "e.g. --shape x=8,64 (repeatable)")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -223,8 +251,6 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .runtime.cpu import CpuFeatureError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     from . import workloads
@@ -241,10 +267,56 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown workload {name!r}; known: {', '.join(workloads.WORKLOADS)}")
     try:
         return args.run(args)
-    except (ValueError, KeyError, OSError, CpuFeatureError) as err:
-        # and GraphError, InputError, KnobError, OnnxImportError, ModuleFileError
-        print(f"tvm-fusion: error: {err}", file=sys.stderr)
+    except BrokenPipeError:
+        return _broken_pipe()
+    except KeyboardInterrupt:
+        print("tvm-fusion: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - every error becomes one line and an exit code
+        return _report(err, args.debug)
+
+
+def _report(err: Exception, debug: bool) -> int:
+    """One line (or the error's own lines) for an error; the traceback only with --debug."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    if _is_user_error(err):
+        text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"tvm-fusion: error: {text}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(err, MemoryError):
+        print("tvm-fusion: error: out of memory (the shapes need more memory than this machine "
+              "has: run smaller shapes)", file=sys.stderr)
+        return EXIT_USAGE
+    hint = "" if debug else "; rerun with --debug for the traceback"
+    print(f"tvm-fusion: internal error: {type(err).__name__}: {err}\n  this is a bug in "
+          f"tvm-fusion (or TVM): please report it with the command line{hint}", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _is_user_error(err: Exception) -> bool:
+    # ValueError covers GraphError, InputError, OnnxImportError, ModuleFileError, ManifestError,
+    # KnobError; OSError a missing file, a full disk, a refused connection
+    from .runtime.cpu import CpuFeatureError
+
+    known = (ValueError, KeyError, OSError, CpuFeatureError)
+    if "tvm_fusion.tuning" in sys.modules:  # loaded only if tuning ran
+        from .tuning import FarmError, TuningError
+
+        known += (FarmError, TuningError)
+    return isinstance(err, known)
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail
+    except OSError:
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ from .build import build, build_group
 from .fusion import fuse as partition
 from .fusion import live_nodes
 from .graph import Graph, GraphError
-from .guards import donations, index_checks
+from .guards import check_memory, donations, index_checks
 from .ops.relaxed import check_precision
 from .runtime.executor import CompiledGraph
+from .settings import machine_memory
 from .target import as_target
 
 
@@ -77,6 +78,7 @@ def compile(
     check_precision(precision)
     target = as_target(target, cpu)
     needed = live_nodes(graph)
+    check_memory(graph, needed, machine_memory())
     donated = donations(graph, donate, needed)
     scatters = frozenset(d.scatter for d in donated)
     if fuse:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from .graph import Graph, Node, Tensor
+from .graph import Graph, GraphError, Node, Tensor
 from .guards import index_checks
 
 SCATTERS = ("scatter_nd", "scatter_elements")
@@ -214,7 +214,14 @@ def fuse(graph: Graph, nodes: list[Node] | None = None) -> list[FusionGroup]:
     list of FusionGroup
         The connected groups of nodes, each group after every group whose outputs it reads;
         ``cut_reason`` says why the groups reading a group's outputs do not continue it.
+
+    Raises
+    ------
+    GraphError
+        The graph has no outputs (nothing would be computed).
     """
+    if not graph.outputs:  # no live nodes: nothing to fuse (compile refuses the same)
+        raise GraphError(f"graph '{graph.name}' has no outputs: call graph.output(tensor) first")
     nodes = list(graph.nodes if nodes is None else nodes)
     partition = _Partition(nodes, _kept_apart(graph, nodes))
     for node in nodes:

@@ -88,6 +88,20 @@ def _check_shape(shape, what: str) -> tuple[int, ...]:
     return dims
 
 
+INDEX_LIMIT = 2**63 - 1  # elements and bytes of one tensor: TVM indexes with int64
+
+
+def _check_size(shape: tuple[int, ...], dtype: str, what: str) -> None:
+    """Refuse a tensor whose element or byte count does not fit int64, before anything is
+    allocated (numpy would fail later with an 8 PiB allocation, TVM index arithmetic wrap)."""
+    count = math.prod(shape)
+    nbytes = count * np.dtype(dtype).itemsize
+    if nbytes > INDEX_LIMIT:
+        raise GraphError(f"{what}: {format_shape(shape)} {dtype} has {count} elements "
+                         f"({nbytes} bytes), more than int64 can index (2**63 - 1): give it "
+                         "smaller dimensions")
+
+
 def _check_dtype(dtype, what: str) -> str:
     try:
         name = str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
@@ -136,6 +150,7 @@ class Graph:
         what = f"input '{name}'"
         tensor = Tensor(self._claim(name, what), _check_shape(shape, what),
                         _check_dtype(dtype, what), self)
+        _check_size(tensor.shape, tensor.dtype, what)
         self.inputs.append(tensor)
         self.tensors[name] = tensor
         return tensor
@@ -349,6 +364,7 @@ class Graph:
 
     def _add_node(self, op, name, inputs, attrs, shape, dtype) -> Tensor:
         name = self._claim(name, op) if name is not None else self._fresh(op)
+        _check_size(tuple(shape), dtype, f"{op} '{name}'")
         node = Node(op, name, tuple(inputs), dict(attrs))
         out = Tensor(name, tuple(shape), dtype, self, node)
         object.__setattr__(node, "output", out)

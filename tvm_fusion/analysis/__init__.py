@@ -95,7 +95,7 @@ def analyze_group(group: FusionGroup, *, cores: int, on_chip_bytes: int | None =
     )
 
 
-def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
+def analyze(graph: Graph, *, cores: int | None = None, on_chip_bytes: int | None = None,
             ddr_gbps: float | None = None, donate=None) -> AnalysisReport:
     """Analyse every fusion group of ``graph`` for a chip with ``cores`` cores.
 
@@ -103,8 +103,9 @@ def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
     ----------
     graph : Graph
         The graph to analyse.
-    cores : int
-        Cores the kernel is split across.
+    cores : int, optional
+        Cores the kernel is split across (default: this machine's, as ``compile`` uses;
+        ``TVM_FUSION_NUM_CORES`` overrides).
     on_chip_bytes : int, optional
         On-chip memory per core; the report then says whether the working set fits.
     ddr_gbps : float, optional
@@ -118,6 +119,10 @@ def analyze(graph: Graph, *, cores: int, on_chip_bytes: int | None = None,
     AnalysisReport
         Printable (``str(report)``) and introspectable (``report.groups``).
     """
+    if cores is None:
+        from ..settings import num_cores
+
+        cores = num_cores()
     if cores < 1:
         raise ValueError(f"cores must be >= 1, got {cores}")
     live = live_nodes(graph)

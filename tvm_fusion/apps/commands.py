@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+from .model_commands import cmd_compile, cmd_run, graph_of, parse_shapes, read_logs
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+__all__ = ["cmd_compile", "cmd_run"]  # with the cmd_* below: one handler per command
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -20,7 +23,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DEMO_WORKLOADS, format_table, run_workload
 
     names = args.workloads or list(DEMO_WORKLOADS)
-    logs = _read_logs(args)
+    logs = read_logs(args)
     print(f"tvm-fusion demo on {as_target(None)}\n")
     print(analyze(workloads.graph(names[0]), cores=num_cores()))
     timing = (f"Latency = median of {args.repeat} interleaved rounds (fused, untuned, "
@@ -45,111 +48,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for line in row.notices:
                 print(f"  {row.workload} {line}")
     return EXIT_OK if all(r.ok for r in rows) else EXIT_CHECK_FAILED
-
-
-def _graph_of(name: str):
-    """A workload name or an ``.onnx`` file."""
-    from .. import workloads
-
-    if name.endswith(".onnx"):
-        from ..frontends import from_onnx
-
-        return from_onnx(name)
-    return workloads.graph(name)
-
-
-def _read_logs(args: argparse.Namespace) -> tuple[str, ...] | None:
-    """The records folders a compiling command reads (``None`` with --no-logs), printed."""
-    from ..settings import describe_logs, read_logs
-
-    if args.no_logs:
-        print("records: none (--no-logs): template default schedules")
-        return None
-    print(describe_logs(args.logs))
-    return read_logs(args.logs)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    if args.model.endswith((".so", ".json")):
-        if args.check:
-            raise ValueError("--check compares an ONNX model with its oracles; an exported "
-                             "module was checked when it was compiled (tvm-fusion compile)")
-        from .exported import print_exported_run
-
-        return print_exported_run(args)
-    if not args.model.endswith(".onnx"):
-        raise ValueError(f"{args.model}: expected a model.onnx or an exported module's .so")
-    from .run_model import run_model
-
-    result = run_model(args.model, inputs=args.inputs, repeat=args.repeat, check=args.check)
-    print(f"{args.model}: {result.kernels} kernel(s) ({', '.join(result.schedules)})")
-    for name, out in zip(result.output_names, result.outputs):
-        print(f"  output {name}: {out.dtype}{list(out.shape)}")
-    print(f"median latency: {result.seconds * 1e3:.3f} ms over {args.repeat} repeats")
-    for oracle, ok, error in result.checks:
-        print(f"check against {oracle}: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
-    if args.output:
-        path = args.output if args.output.endswith(".npz") else args.output + ".npz"
-        np.savez(path, **dict(zip(result.output_names, result.outputs)))
-        print(f"outputs written to {path}")
-    return EXIT_OK if all(ok for _, ok, _ in result.checks) else EXIT_CHECK_FAILED
-
-
-def cmd_compile(args: argparse.Namespace) -> int:
-    """Compile with the tuning records, say per group what was applied, check and time."""
-    from ..compiler import compile as compile_graph
-    from ..reference import compare
-    from .exported import export_checked
-
-    logs = _read_logs(args)
-    donate = args.donate or None
-    if args.workload.endswith(".onnx"):
-        from .run_model import run_model
-
-        if donate:
-            raise ValueError("--donate applies to workloads (W1..W5, P1..P5), not to .onnx")
-
-        result = run_model(args.workload, repeat=args.repeat, check=True, tuning_logs=logs,
-                           cpu=args.cpu)
-        for line in result.notices:
-            print(f"  {line}")
-        print(f"{args.workload}: {result.kernels} kernel(s) ({', '.join(result.schedules)}); "
-              f"median latency {result.seconds * 1e3:.3f} ms over {args.repeat} repeats")
-        for oracle, ok, error in result.checks:
-            print(f"check against {oracle}: {'ok' if ok else 'MISMATCH'} "
-                  f"(max |error| {error:.2e})")
-        ok = all(ok for _, ok, _ in result.checks)
-        export_checked(args, result.compiled, result.inputs, ok)
-        return EXIT_OK if ok else EXIT_CHECK_FAILED
-    from .. import workloads
-
-    graph, arrays = workloads.load(args.workload)
-    fn = compile_graph(graph, tuning_logs=logs, donate=donate, cpu=args.cpu)
-    default = compile_graph(graph, donate=donate, cpu=args.cpu)
-    print(f"{args.workload}: {fn.num_kernels} kernel(s) ({', '.join(fn.schedules)})")
-    for line in fn.notices:
-        print(f"  {line}")
-    expected = workloads.reference(args.workload, arrays)
-    arrays = {**arrays, **{name: arrays[name].copy() for name in donate or ()}}  # overwritten
-    ok, error = compare(fn(**arrays), [expected])
-    print(f"check against numpy: {'ok' if ok else 'MISMATCH'} (max |error| {error:.2e})")
-    if not any(s.startswith("tuned:") for s in fn.schedules):
-        seconds = fn.benchmark(**arrays, repeat=args.repeat)
-        print(f"median latency: {seconds * 1e3:.4f} ms over {args.repeat} repeats; template "
-              "default schedule: no record applied: untuned = fused")
-        export_checked(args, fn, arrays, ok)
-        return EXIT_OK if ok else EXIT_CHECK_FAILED
-    from ..timing import interleaved, ratios
-
-    tuned, untuned = interleaved([lambda f=f: f.benchmark(**arrays, repeat=3)
-                                  for f in (fn, default)], args.repeat)
-    print(f"median latency: {tuned.median * 1e3:.4f} ms; template default schedule "
-          f"{untuned.median * 1e3:.4f} ms; default/tuned {ratios(tuned, untuned)} "
-          "(interleaved rounds)")
-    export_checked(args, fn, arrays, ok)
-    return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
 def _rpc_settings(text: str | None):
@@ -187,8 +85,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(describe_logs(args.logs, writes=True))
     print("(the first round of a process also loads TVM's tensor intrinsics: ~30 s here)")
     results = []
+    shapes = parse_shapes(args.shape)
     for name in args.workloads:
-        graph = _graph_of(name)
+        graph = graph_of(name, shapes if name.endswith(".onnx") else None)
         inputs = None if name.endswith(".onnx") else workloads.inputs(name)  # real indices
         budget = None if args.time_budget is None else args.time_budget - (time.time() - start)
         print(f"tuning {name}: {args.trials} trials per group, records in {log_dir}")
@@ -220,7 +119,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from ..analysis import analyze
 
-    graph = _graph_of(args.workload)
+    graph = graph_of(args.workload, parse_shapes(args.shape))
     print(analyze(graph, cores=args.cores, on_chip_bytes=args.on_chip_bytes,
                   ddr_gbps=args.ddr_gbps, donate=args.donate or None), end="")
     return EXIT_OK

@@ -38,7 +38,7 @@ def run_exported(path: str, *, inputs: str | None = None, repeat: int = 15) -> E
     module = load(path)
     checks = module.index_checks
     if inputs:
-        arrays = _npz_inputs(inputs, module.graph.inputs)
+        arrays = read_npz_inputs(inputs, module.graph.inputs)
         made_up = ()
     else:
         arrays = example_inputs(module.graph.inputs, checks)
@@ -54,15 +54,24 @@ def run_exported(path: str, *, inputs: str | None = None, repeat: int = 15) -> E
     return ExportedRun(module.output_names, outputs, seconds, made_up, kernels, built_for)
 
 
-def _npz_inputs(path: str, specs) -> dict[str, np.ndarray]:
+def read_npz_inputs(path: str, specs) -> dict[str, np.ndarray]:
+    """``--inputs``: the arrays of an ``.npz`` by input name; every input of ``specs`` (each
+    with a ``name``) must be there. Shapes and dtypes are checked by the call itself."""
+    import zipfile
+
     if not Path(path).is_file():
-        raise ValueError(f"--inputs {path}: no such file")
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
+        raise ValueError(f"--inputs {path}: no such file (an .npz written by numpy.savez, "
+                         "one array per input name)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"--inputs {path}: not a readable .npz ({err}); write one with "
+                         "numpy.savez(path, name=array, ...)") from None
     missing = [t.name for t in specs if t.name not in arrays]
     if missing:
-        raise ValueError(f"{path}: missing inputs {', '.join(missing)} (the npz holds "
-                         f"{', '.join(arrays) or 'nothing'}; the module takes "
+        raise ValueError(f"--inputs {path}: missing inputs {', '.join(missing)} (the npz holds "
+                         f"{', '.join(arrays) or 'nothing'}; the model takes "
                          f"{', '.join(t.name for t in specs)})")
     return {t.name: arrays[t.name] for t in specs}
 

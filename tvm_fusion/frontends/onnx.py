@@ -17,7 +17,6 @@ are the model's outputs in the same order, named after them where a new op produ
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,27 +27,13 @@ from onnx import helper, numpy_helper
 from ..graph import DTYPES as GRAPH_DTYPES
 from ..graph import Graph, GraphError, Tensor, format_shape
 from .onnx_converters import CONVERTERS, DTYPES, STATIC_INPUTS, ConvertError, onnx_type_name
+from .onnx_files import OnnxImportError, check_structure, load_model
 
 MIN_OPSET = 11
 MAX_OPSET = onnx.defs.onnx_opset_version()
 SUPPORTED_OPS = tuple(sorted(CONVERTERS))
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _SHOWN = 40  # problems listed per section of the error message
-
-
-class OnnxImportError(ValueError):
-    """The model uses something tvm-fusion cannot import; lists every problem at once.
-
-    Attributes: ``unsupported`` ``[(op_type, node name)]``, ``dynamic``
-    ``[(input name, axis, symbolic name)]`` and ``problems`` (every other problem, one
-    sentence each).
-    """
-
-    def __init__(self, message: str, unsupported=(), dynamic=(), problems=()) -> None:
-        super().__init__(message)
-        self.unsupported = list(unsupported)
-        self.dynamic = list(dynamic)
-        self.problems = list(problems)
 
 
 def from_onnx(model, *, shapes: dict | None = None, constants: dict | None = None) -> Graph:
@@ -68,13 +53,13 @@ def from_onnx(model, *, shapes: dict | None = None, constants: dict | None = Non
     OnnxImportError
         Listing every unsupported op type, dynamic input dimension and other problem.
     """
-    model = _prepare(_load(model), shapes or {})
+    model = _prepare(load_model(model), shapes or {})
     return _Importer(model, constants or {}).run()
 
 
 def static_inputs(model) -> list[str]:
     """The model's graph inputs that give a shape or axes: bind them with ``constants=``."""
-    model = _load(model)
+    model = load_model(model)
     initializers = {t.name for t in model.graph.initializer}
     needed = {node.input[pos] for node in model.graph.node if node.domain in _DEFAULT_DOMAINS
               for pos in STATIC_INPUTS.get(node.op_type, ()) if pos < len(node.input)}
@@ -82,31 +67,21 @@ def static_inputs(model) -> list[str]:
 
 
 # ----- loading -----------------------------------------------------------------------------
-def _load(model) -> onnx.ModelProto:
-    if isinstance(model, onnx.ModelProto):
-        copy = onnx.ModelProto()
-        copy.CopyFrom(model)  # shapes= edits the inputs: never touch the caller's model
-        return copy
-    if isinstance(model, (str, os.PathLike)):
-        return onnx.load(os.fspath(model))
-    if isinstance(model, (bytes, bytearray)):
-        return onnx.load_model_from_string(bytes(model))
-    raise TypeError(f"from_onnx: expected an onnx.ModelProto, a path or bytes, "
-                    f"got {type(model).__name__}")
-
-
 def _prepare(model: onnx.ModelProto, shapes: dict) -> onnx.ModelProto:
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     _pin_shapes(model, shapes)
+    check_structure(model)
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as err:
-        raise OnnxImportError(f"the model is not valid ONNX (onnx.checker): {err}") from err
+    except onnx.checker.ValidationError as err:  # its messages span lines: make them one
+        raise OnnxImportError(f"the model is not valid ONNX (onnx.checker): "
+                              f"{' '.join(str(err).split())}") from None
     try:
         return onnx.shape_inference.infer_shapes(model, data_prop=True)
     except onnx.shape_inference.InferenceError as err:
-        raise OnnxImportError(f"ONNX shape inference failed: {err}") from err
+        raise OnnxImportError(f"ONNX shape inference failed: {' '.join(str(err).split())}; the "
+                              "model's shapes or types contradict each other") from None
 
 
 def _pin_shapes(model: onnx.ModelProto, shapes: dict) -> None:
@@ -356,8 +331,8 @@ class _Importer:
 
     def _error(self) -> OnnxImportError:
         count = len(self.unsupported) + len(self.dynamic) + len(self.problems)
-        lines = [f"cannot import ONNX model '{self.graph.name}' (opset {self.opset}): "
-                 f"{count} problem{'s' * (count != 1)}"]
+        lines = [(f"cannot import ONNX model '{self.graph.name}' (opset {self.opset}): "
+                 f"{count} problem{'s' * (count != 1)}")]
         fixes = []
         if self.unsupported:
             lines.append(f"unsupported op types (tvm-fusion supports {', '.join(SUPPORTED_OPS)}):")
@@ -374,8 +349,11 @@ class _Importer:
                                           self.inferred[name].type.tensor_type.shape.dim) + "]"
                     for name, axis, _ in self.dynamic if axis is not None}
             example = "{" + ", ".join(f"'{n}': {s}" for n, s in pins.items()) + "}"
+            flags = " ".join(f"--shape {n}=" + s.strip("[]").replace(" ", "").replace(
+                "<", "").replace(">", "") for n, s in pins.items())
             fixes.append(f"pin the dynamic dimensions (<...>) to the sizes you will run: "
-                         f"from_onnx(model, shapes={example}), or save a pinned model made by "
+                         f"from_onnx(model, shapes={example}) (tvm-fusion commands: {flags}, "
+                         f"sizes filled in), or save a pinned model made by "
                          f"onnx.tools.update_model_dims.update_inputs_outputs_dims(model, "
                          f"{example}, {{<outputs>}})")
         if self.problems:
