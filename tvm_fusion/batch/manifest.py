@@ -7,6 +7,7 @@ Every problem is collected, each naming the job and the field, into one ``Manife
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -96,12 +97,34 @@ def load_manifest(path) -> Manifest:
     if "output_dir" not in data:
         errors.append("the manifest: missing key 'output_dir' (where exports, job states "
                       "and summary.json go)")
+    elif isinstance(data["output_dir"], str):
+        _check_output_paths(base / data["output_dir"], jobs, errors)
     if errors:
         raise ManifestError(f"{path}: {len(errors)} problem(s):\n" +
                             "\n".join(f"  - {e}" for e in errors))
     log_dir = data.get("log_dir")
     return Manifest(path, None if log_dir is None else base / log_dir,
                     base / data["output_dir"], data.get("cpu"), runner, tuple(jobs))
+
+
+OUTPUTS = ("summary.json", "report")  # what a batch writes in output_dir beside the job folders
+
+
+def _check_output_paths(output_dir: Path, jobs: list[Job], errors: list[str]) -> None:
+    """Everything a batch writes stays inside ``output_dir``: a job's folder is named by the
+    job (letters, digits, _ . -: no ``/``, no ``..``), and no symbolic link already there (a
+    job folder, a file in it, summary.json, report/) may lead the writes elsewhere."""
+    if output_dir.is_symlink():
+        return  # the user's own choice of folder; what is inside it is checked below
+    names = [*OUTPUTS, *(job.name for job in jobs)]
+    for name in names:
+        where = output_dir / name
+        links = [where] if where.is_symlink() else []
+        if where.is_dir() and not where.is_symlink():
+            links += [p for p in where.iterdir() if p.is_symlink()]
+        for link in links:
+            errors.append(f"output_dir: {link} is a symbolic link (to {os.readlink(link)}): a "
+                          "batch writes only inside output_dir; remove the link")
 
 
 def _check_keys(table: dict, known: dict, where: str, errors: list[str]) -> None:
@@ -165,6 +188,9 @@ def _job(entry, k: int, base: Path, errors: list[str]) -> Job | None:
     if not isinstance(name, str) or not NAME.match(name):
         errors.append(f"{where}: field 'name': expected a name of letters, digits, '_', '.' "
                       f"or '-' (it names the output folder), got {name!r}")
+    elif name in OUTPUTS:
+        errors.append(f"{where}: field 'name': '{name}' is what the batch writes beside the "
+                      "job folders; choose another name")
     if ("workload" in entry) == ("onnx" in entry):
         errors.append(f"{where}: give exactly one of 'workload' (W1..W5, P1..P5, e.g. \"W2s\") "
                       "and 'onnx' (a model file)")

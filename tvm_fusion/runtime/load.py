@@ -19,6 +19,7 @@ import ctypes
 import importlib.util
 import os
 import shutil
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ def _private_copy(library: Path, sha256: str) -> Path:
     file opened is the file checked, whatever happens to ``library`` meanwhile."""
     folder = Path(tempfile.gettempdir()) / f"tvm-fusion-modules-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
+    _check_private(folder)
     private = folder / f"{sha256}.so"
     if not private.is_file() or file_sha256(private) != sha256:
         tmp = folder / f".{sha256}.{os.getpid()}.tmp"
@@ -113,6 +115,18 @@ def _private_copy(library: Path, sha256: str) -> Path:
     if file_sha256(private) != sha256:
         raise ModuleFileError(f"{library} changed while it was being loaded: load it again")
     return private
+
+
+def _check_private(folder: Path) -> None:
+    """The folder libraries are opened from must be this user's alone: a folder of that name
+    made by someone else (or a link to one) could swap the file between check and dlopen."""
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        what = ("is not a folder (a symbolic link?)" if not stat.S_ISDIR(info.st_mode) else
+                f"belongs to uid {info.st_uid}" if info.st_uid != os.getuid() else
+                f"is writable by others (mode {stat.S_IMODE(info.st_mode):o})")
+        raise ModuleFileError(f"{folder} {what}: modules are loaded only from a folder of this "
+                              "user's alone; remove it (or set TMPDIR to a private folder)")
 
 
 def _built_for(meta: dict) -> str:
