@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="For every fusion group: each iteration axis and its role "
                                     "in every stage, the legal core-split axes (and why the "
                                     "others are not), cross-core bytes per candidate split, DDR "
-                                    "bytes unfused vs fused, per-core working set.")
+                                    "bytes unfused vs fused, per-core working set. An ONNX "
+                                    "model with unsupported ops: every island (supported "
+                                    "subgraph) with its ops, fusion groups and the DDR bytes "
+                                    "fusion saves, largest first; --island NAME analyses one.")
     an.add_argument("workload", help="W1..W5, P1..P5 (s and l forms too), or a model.onnx file")
     an.add_argument("--cores", type=_positive_int, default=None,
                     help="cores to split across (default: this machine's)")
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="DDR bandwidth in GB/s: convert bytes into a time lower bound")
     _donate_argument(an)
     _shape_argument(an)
+    _island_argument(an)
     an.set_defaults(run=commands.cmd_analyze)
 
     ex = sub.add_parser("explore", help="show a fused kernel before/after scheduling, check, time",
@@ -180,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _logs_arguments(cp)
     _donate_argument(cp)
     _shape_argument(cp)
+    _island_argument(cp)
     cp.set_defaults(run=commands.cmd_compile)
 
     bt = sub.add_parser("batch", help="run a manifest of tuning jobs: tune, compile, export, "
@@ -241,6 +246,12 @@ def _shape_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1,...",
                         help="pin the shape of an ONNX model's input with dynamic dimensions, "
                              "e.g. --shape x=8,64 (repeatable)")
+
+
+def _island_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--island", default=None, metavar="NAME",
+                        help="one island (supported subgraph) of an ONNX model with "
+                             "unsupported ops; analyze model.onnx lists them")
 
 
 def _positive_int(text: str) -> int:

@@ -119,7 +119,25 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from ..analysis import analyze
 
-    graph = graph_of(args.workload, parse_shapes(args.shape))
+    shapes = parse_shapes(args.shape)
+    if args.workload.endswith(".onnx"):
+        from ..frontends import OnnxImportError
+        from .islands import format_islands, island_named, load_islands
+
+        try:
+            graph = (island_named(load_islands(args.workload, shapes), args.island).graph
+                     if args.island else graph_of(args.workload, shapes))
+        except OnnxImportError as err:
+            if not err.unsupported:
+                raise
+            print(format_islands(args.workload, load_islands(args.workload, shapes),
+                                 args.cores), end="")
+            return EXIT_OK
+    elif args.island:
+        raise ValueError(f"--island names a part of an .onnx model; {args.workload} is a "
+                         "workload")
+    else:
+        graph = graph_of(args.workload, shapes)
     print(analyze(graph, cores=args.cores, on_chip_bytes=args.on_chip_bytes,
                   ddr_gbps=args.ddr_gbps, donate=args.donate or None), end="")
     return EXIT_OK

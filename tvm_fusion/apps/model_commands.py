@@ -107,11 +107,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.workload.endswith(".onnx"):
         if donate:
             raise ValueError("--donate applies to workloads (W1..W5, P1..P5), not to .onnx")
-        graph, arrays, oracle = _onnx_job(args.workload, shapes)
+        graph, arrays, oracle = _onnx_job(args.workload, shapes, args.island)
+    elif args.island:
+        raise ValueError(f"--island names a part of an .onnx model; {args.workload} is a "
+                         "workload")
     else:
         graph, arrays, oracle = _workload_job(args.workload, shapes)
     fn = compile_graph(graph, tuning_logs=logs, donate=donate, cpu=args.cpu)
-    print(f"{args.workload}: {fn.num_kernels} kernel(s) ({', '.join(fn.schedules)})")
+    what = f"{args.workload} --island {args.island}" if args.island else args.workload
+    print(f"{what}: {fn.num_kernels} kernel(s) ({', '.join(fn.schedules)})")
     for line in fn.notices:
         print(f"  {line}")
     arrays = {**arrays, **{name: arrays[name].copy() for name in donate or ()}}  # overwritten
@@ -134,13 +138,20 @@ def _workload_job(name: str, shapes: dict):
     return graph, arrays, lambda outputs, _: [("numpy", *compare(outputs, [expected]))]
 
 
-def _onnx_job(path: str, shapes: dict):
+def _onnx_job(path: str, shapes: dict, island: str | None = None):
+    """The graph of a model (or of one island of it), its inputs and its oracle checks."""
     from ..frontends import from_onnx
     from ..frontends.onnx_files import load_model
     from .run_model import oracle_checks, random_inputs
 
     model = load_model(path)
-    graph = from_onnx(model, shapes=shapes)
+    if island:
+        from .islands import island_named, island_oracle
+
+        part = island_named(from_onnx(model, shapes=shapes, partial=True), island)
+        graph, model = part.graph, island_oracle(model, part)
+    else:
+        graph = from_onnx(model, shapes=shapes)
     return graph, random_inputs(graph), lambda outputs, arrays: oracle_checks(
         model, graph, outputs, arrays)
 

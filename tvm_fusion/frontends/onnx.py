@@ -36,7 +36,8 @@ _DEFAULT_DOMAINS = ("", "ai.onnx")
 _SHOWN = 40  # problems listed per section of the error message
 
 
-def from_onnx(model, *, shapes: dict | None = None, constants: dict | None = None) -> Graph:
+def from_onnx(model, *, shapes: dict | None = None, constants: dict | None = None,
+              partial: bool = False):
     """Build a :class:`Graph` from an ONNX model (a ``ModelProto``, a path or serialized bytes).
 
     Parameters
@@ -47,13 +48,27 @@ def from_onnx(model, *, shapes: dict | None = None, constants: dict | None = Non
     constants : dict, optional
         Bind graph inputs to constant arrays, e.g. a Reshape ``shape`` or reduction ``axes``
         given as a model input (:func:`static_inputs` lists the inputs that need it).
+    partial : bool
+        Take a model with ops tvm-fusion does not support: return its islands, the maximal
+        supported subgraphs (``list[Island]``, each with ``.name``, ``.graph`` whose inputs and
+        outputs are the boundary tensors, ``.onnx_ops``, ``.onnx_inputs``/``.onnx_outputs``
+        for ``onnx.utils.extract_model``), in model order; every unsupported node is cut out.
+
+    Returns
+    -------
+    Graph, or list of Island with ``partial=True``.
 
     Raises
     ------
     OnnxImportError
-        Listing every unsupported op type, dynamic input dimension and other problem.
+        Listing every unsupported op type, dynamic input dimension and other problem (with
+        ``partial=True`` only the problems of the model's inputs: dynamic dimensions, dtypes).
     """
     model = _prepare(load_model(model), shapes or {})
+    if partial:
+        from .islands import partial_importer
+
+        return partial_importer(_Importer)(model, constants or {}).islands()
     return _Importer(model, constants or {}).run()
 
 
