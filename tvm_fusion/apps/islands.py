@@ -32,9 +32,9 @@ def format_islands(path: str, islands, cores: int) -> str:
         fused = sum(g.ddr_fused for g in report.groups)
         rows.append((unfused - fused, island, report, unfused, fused))
     rows.sort(key=lambda row: -row[0])
-    lines = [f"{path}: {len(islands)} island(s) of supported ops between {len(islands.cut)} "
-             f"node(s) tvm-fusion does not support, ranked by the DDR bytes fusion saves "
-             f"({cores} cores):", ""]
+    lines = [(f"{path}: {len(islands)} island(s) of supported ops between {len(islands.cut)} "
+              f"node(s) tvm-fusion does not support, ranked by the DDR bytes fusion saves "
+              f"({cores} cores):"), ""]
     for rank, (saved, island, report, unfused, fused) in enumerate(rows, 1):
         ratio = f"{unfused / fused:.2f}x" if fused else "-"
         lines.append(f"{rank}. {island.name}: {len(island.onnx_ops)} node(s) "
@@ -48,8 +48,8 @@ def format_islands(path: str, islands, cores: int) -> str:
             lines.append(f"   group {k}: {ops[:100]}{'...' if len(ops) > 100 else ''}")
     lines += ["", "cut out (each island reads or feeds them through its boundary tensors):"]
     lines += [f"  - {node}: {why}" for node, why in islands.cut] or ["  - nothing"]
-    lines += ["", f"one island in detail: tvm-fusion analyze {path} --island NAME; compile it: "
-                  f"tvm-fusion compile {path} --island NAME [-o OUT]"]
+    lines += ["", (f"one island in detail: tvm-fusion analyze {path} --island NAME; compile "
+                   f"it: tvm-fusion compile {path} --island NAME [-o OUT]")]
     return "\n".join(lines) + "\n"
 
 
