@@ -128,10 +128,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             graph = (island_named(load_islands(args.workload, shapes), args.island).graph
                      if args.island else graph_of(args.workload, shapes))
         except OnnxImportError as err:
-            if not err.unsupported:
-                raise
-            print(format_islands(args.workload, load_islands(args.workload, shapes),
-                                 args.cores), end="")
+            islands = load_islands(args.workload, shapes) if err.unsupported else None
+            if not islands:
+                raise  # nothing to list: the import error says what is wrong
+            print(format_islands(args.workload, islands, args.cores), end="")
             return EXIT_OK
     elif args.island:
         raise ValueError(f"--island names a part of an .onnx model; {args.workload} is a "

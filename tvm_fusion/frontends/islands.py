@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 
 from ..graph import Graph, Node, Tensor
-from .onnx_converters import DTYPES
+from .converters import DTYPES
 
 
 @dataclass(frozen=True)

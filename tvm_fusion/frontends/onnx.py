@@ -2,7 +2,7 @@
 
 The model is checked (``onnx.checker``), its local functions are inlined and its shapes
 inferred (``onnx.shape_inference``); then every node goes through the converter of its op type
-(``onnx_converters.CONVERTERS``). Initializers, ``Constant`` nodes and inputs that are also
+(``converters.CONVERTERS``). Initializers, ``Constant`` nodes and inputs that are also
 initializers become constants; shapes and axes given as inputs must be constants. Opsets 11 to
 the newest the installed ``onnx`` knows are accepted.
 
@@ -26,7 +26,7 @@ from onnx import helper, numpy_helper
 
 from ..graph import DTYPES as GRAPH_DTYPES
 from ..graph import Graph, GraphError, Tensor, format_shape
-from .onnx_converters import CONVERTERS, DTYPES, STATIC_INPUTS, ConvertError, onnx_type_name
+from .converters import CONVERTERS, DTYPES, STATIC_INPUTS, ConvertError, onnx_type_name
 from .onnx_files import OnnxImportError, check_structure, load_model
 
 MIN_OPSET = 11

@@ -1,0 +1,39 @@
+"""What every converter family shares: ONNX element types, ``ConvertError``, small helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+# ONNX element type -> tvm-fusion dtype; every other element type is unsupported
+DTYPES = {TensorProto.BOOL: "bool", TensorProto.INT32: "int32", TensorProto.INT64: "int64",
+          TensorProto.FLOAT16: "float16", TensorProto.FLOAT: "float32"}
+
+
+class ConvertError(ValueError):
+    """A node the importer cannot convert (attribute value, shape); names the problem."""
+
+
+def onnx_type_name(elem_type: int) -> str:
+    try:
+        return TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return f"element type {elem_type}"
+
+
+def to_dtype(elem_type: int, what: str) -> str:
+    if elem_type not in DTYPES:
+        raise ConvertError(f"{what} has ONNX type {onnx_type_name(elem_type)}, which tvm-fusion "
+                           f"does not support (supported: {', '.join(DTYPES.values())})")
+    return DTYPES[elem_type]
+
+
+def ints(value) -> list[int]:
+    return [int(v) for v in np.ravel(value)]
+
+
+def axis_index(axis: int, rank: int, what: str) -> int:
+    if not -rank <= axis < rank:
+        raise ConvertError(f"{what}: axis {axis} is out of range, "
+                           f"expected in [{-rank}, {rank - 1}]")
+    return axis % rank
