@@ -310,9 +310,11 @@ def test_call_wrong_dtype(two_input_fn):
 
 def test_call_wrong_shape(two_input_fn):
     x, y = _xy()
-    with pytest.raises(InputError, match=r"^input 'x': expected shape \(3, 4\), got \(4, 3\)$"):
+    with pytest.raises(InputError, match=r"^input 'x': expected shape \(3, 4\), got \(4, 3\); "
+                                         r"the graph is compiled for that shape: pass it, or "
+                                         r"build and compile one for yours$"):
         two_input_fn(x=x.T, y=y)
-    with pytest.raises(InputError, match=r"^input 'y': expected shape \(4,\), got \(1, 4\)$"):
+    with pytest.raises(InputError, match=r"^input 'y': expected shape \(4,\), got \(1, 4\); "):
         two_input_fn(x, y[None])
 
 

@@ -53,34 +53,66 @@ class IndexCheck:
             return
         bad = np.argwhere((flat < -bounds) | (flat >= bounds))[0]
         column = int(bad[1])
-        where = np.unravel_index(int(bad[0]) * (k if k > 1 else 1) + (column if k > 1 else 0),
+        where = np.unravel_index(int(bad[0]) * (max(1, k)) + (column if k > 1 else 0),
                                  values.shape)
         value, bound = int(flat[tuple(bad)]), self.bounds[column]
         raise InputError(
             f"{self.op} '{self.scatter}': index tensor '{self.tensor}' holds {value} at "
             f"{tuple(int(i) for i in where)}, expected in [{-bound}, {bound - 1}] (axis "
-            f"{self.axes[column]} of data '{self.data}' has {bound} entries)"
+            f"{self.axes[column]} of data '{self.data}' has {bound} entries): pass indices "
+            "in that range (negative ones count from the end, as in ONNX)"
         )
 
 
 def check_input(graph_input, value, donated: bool = False) -> np.ndarray:
     """``value`` as a numpy array if it matches the declared shape and dtype, else raise.
 
+    Anything that is not a numpy array (a list, a Python or numpy scalar) goes through
+    ``numpy.asarray`` and must come out with the declared dtype: nothing is converted
+    silently (a list of Python floats makes float64, and a float32 graph refuses it). A
+    masked array is refused: the kernel would read the values under its mask.
+
     A donated input is updated in place, so it must already be a writeable, C-contiguous
     numpy array of the right dtype: converting it would update a copy the caller never sees.
     """
     if donated:
         return check_donated(graph_input, value)
-    array = value if isinstance(value, np.ndarray) else np.asarray(value)
-    if str(array.dtype) != graph_input.dtype:
-        raise InputError(
-            f"input '{graph_input.name}': expected dtype {graph_input.dtype}, got {array.dtype} "
-            f"(convert with .astype('{graph_input.dtype}'))")
-    if array.shape != graph_input.shape:
-        raise InputError(
-            f"input '{graph_input.name}': expected shape {format_shape(graph_input.shape)}, got "
-            f"{format_shape(array.shape)}")
+    name, dtype, shape = graph_input.name, graph_input.dtype, graph_input.shape
+    if isinstance(value, np.ndarray):
+        if isinstance(value, np.ma.MaskedArray):
+            raise InputError(f"input '{name}': got a numpy masked array; the kernel would read "
+                             "the values under its mask: pass value.filled(fill_value)")
+        array, origin = value, ""
+    else:
+        array = _as_array(graph_input, value)
+        origin = f" from a value of type {type(value).__name__}"
+    if str(array.dtype) != dtype:
+        what = (f"dtype {dtype}, got {array.dtype}" if array.shape == shape else
+                f"dtype {dtype} and shape {format_shape(shape)}, got {array.dtype} and "
+                f"{format_shape(array.shape)}")
+        fix = (f"convert with .astype('{dtype}')" if not origin else
+               f"numpy's choice for its values; pass np.asarray(value, dtype='{dtype}')")
+        raise InputError(f"input '{name}': expected {what}{origin} ({fix})")
+    if array.shape != shape:
+        raise InputError(f"input '{name}': expected shape {format_shape(shape)}, got "
+                         f"{format_shape(array.shape)}{origin}; {SHAPE_FIX}")
     return array
+
+
+# what to do about a wrong shape, in every message about one
+SHAPE_FIX = "the graph is compiled for that shape: pass it, or build and compile one for yours"
+
+
+def _as_array(graph_input, value) -> np.ndarray:
+    expected = f"a {graph_input.dtype} array of shape {format_shape(graph_input.shape)}"
+    if value is None:
+        raise InputError(f"input '{graph_input.name}': expected {expected}, got None")
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as err:  # e.g. a ragged list
+        raise InputError(f"input '{graph_input.name}': expected {expected}, got a "
+                         f"{type(value).__name__} numpy cannot make an array of "
+                         f"({str(err).splitlines()[0]})") from None
 
 
 def bind_arguments(graph, args: tuple, kwargs: dict,
@@ -126,7 +158,8 @@ def check_donated(graph_input, value) -> np.ndarray:
                          "and pass (and keep) the converted array")
     if value.shape != graph_input.shape:
         raise InputError(f"donated input '{name}': expected shape "
-                         f"{format_shape(graph_input.shape)}, got {format_shape(value.shape)}")
+                         f"{format_shape(graph_input.shape)}, got {format_shape(value.shape)}; "
+                         f"{SHAPE_FIX}")
     if not value.flags.writeable:
         raise InputError(f"donated input '{name}' is read-only: it is updated in place; pass a "
                          "writeable array (e.g. .copy())")

@@ -4,10 +4,11 @@ A ``CallPlan`` is made once per compiled graph. Every tensor a kernel reads or w
 every graph output, has a slot in a flat list (the call's environment): constants and
 intermediates are filled once (buffers owned by the compiled graph), graph inputs and outputs
 on every call. Per input, the fast path is a handful of attribute checks: a C-contiguous,
-writeable ``numpy.ndarray`` of the declared dtype and shape goes to the kernel as is; anything
-else is checked (``checks.check_input``: the error names the input, the expected and actual
-value) and copied into a staging buffer reused by the next call. DLPack cannot export a
-read-only array, so a read-only input is copied too.
+writeable, element-aligned ``numpy.ndarray`` of the declared dtype and shape goes to the
+kernel as is; anything else is checked (``checks.check_input``: the error names the input,
+the expected and actual value) and copied into a staging buffer reused by the next call.
+DLPack cannot export a read-only array, so a read-only input is copied too; kernels assume
+element alignment (``tvm_fusion.alignment``), so a view at an odd byte offset is copied too.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class CallPlan:
                 bind_arguments(self.graph, (), kwargs, self.donated)
                 raise
             if (type(value) is np.ndarray and value.dtype == dtype and value.shape == shape
-                    and value.flags.c_contiguous and value.flags.writeable):
+                    and (flags := value.flags).c_contiguous and flags.writeable
+                    and flags.aligned):
                 env[slot] = value
             else:
                 env[slot] = self._slow_input(name, value)
@@ -96,8 +98,8 @@ class CallPlan:
         if name in self.donated:
             return check_donated(tensor, value)
         array = check_input(tensor, value)
-        if array.flags.c_contiguous and array.flags.writeable:
-            return array  # e.g. converted from a list: a fresh array, passed as is
+        if array.flags.c_contiguous and array.flags.writeable and array.flags.aligned:
+            return array  # e.g. a numpy scalar, or a subclass (np.matrix): passed as is
         staging = self.staging.get(name)
         if staging is None:
             staging = self.staging[name] = empty(tensor.shape, tensor.dtype)
@@ -160,9 +162,10 @@ class CallPlan:
             if str(array.dtype) != t.dtype or array.shape != t.shape:
                 raise InputError(f"{what}: expected {t.dtype}{format_shape(t.shape)}, got "
                                  f"{array.dtype}{format_shape(array.shape)}")
-            if not (array.flags.c_contiguous and array.flags.writeable):
-                raise InputError(f"{what} must be a writeable C-contiguous array (the kernel "
-                                 "writes it directly); tvm_fusion.empty(shape, dtype) makes one")
+            if not (array.flags.c_contiguous and array.flags.writeable and array.flags.aligned):
+                raise InputError(f"{what} must be a writeable C-contiguous array aligned to "
+                                 "its element size (the kernel writes it directly); "
+                                 "tvm_fusion.empty(shape, dtype) makes one")
             others = [(f"input '{name}'", value) for name, value in inputs]
             others += [(f"out[{i}]", o) for i, o in enumerate(out[:j])]
             for other, value in others:
@@ -242,6 +245,11 @@ def _input_route(value, array: np.ndarray, donated: bool) -> str:
     if not value.flags.writeable:
         return ("copied into a staging buffer: read-only (DLPack cannot export read-only "
                 "arrays); pass a writeable array to avoid the copy")
+    if not value.flags.aligned:
+        return (f"copied into a staging buffer: its address is {array.ctypes.data % ALIGNMENT} "
+                f"bytes past a {ALIGNMENT}-byte boundary, not a multiple of its "
+                f"{array.itemsize}-byte elements (kernels may assume element alignment); "
+                "tvm_fusion.aligned(array) once avoids the copy")
     if not is_aligned(array):
         return (f"passed as is (no copy); its address is {array.ctypes.data % ALIGNMENT} "
                 f"bytes past a {ALIGNMENT}-byte boundary, so some vector loads span two cache "
