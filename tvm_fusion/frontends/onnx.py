@@ -27,6 +27,7 @@ from onnx import helper, numpy_helper
 from ..graph import DTYPES as GRAPH_DTYPES
 from ..graph import Graph, GraphError, Tensor, format_shape
 from .converters import CONVERTERS, DTYPES, STATIC_INPUTS, ConvertError, onnx_type_name
+from .folding import fold_constants
 from .onnx_files import OnnxImportError, check_structure, load_model
 
 MIN_OPSET = 11
@@ -135,9 +136,18 @@ class _Context:
     g: Graph
     out: str
     importer: _Importer
+    outputs: tuple[str, ...] = ()  # the node's ONNX output names ('' for an omitted one)
 
     def tmp(self, tag: str) -> str:
         return self.importer.fresh(f"{self.out}/{tag}")
+
+    def output_name(self, index: int) -> str:
+        """The name for the node's output ``index`` (a converter returning a tuple)."""
+        return self.out if index == 0 else self.importer.claim(self.outputs[index])
+
+    @property
+    def opset(self) -> int:
+        return self.importer.opset
 
 
 # ----- the importer ------------------------------------------------------------------------
@@ -245,6 +255,10 @@ class _Importer:
     def _node(self, index: int, node: onnx.NodeProto) -> None:
         op = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}:{node.op_type}"
         outputs = [o for o in node.output if o]
+        folded = fold_constants(node, self.consts, self.opset)
+        if folded is not None:  # shape arithmetic on constants: computed now, by onnx.reference
+            self.consts.update(zip(node.output, folded))
+            return
         if op not in CONVERTERS:
             self.unsupported.append((op, node.name or f"#{index} (output '{node.output[0]}')"))
             self.missing.update(outputs)
@@ -254,11 +268,19 @@ class _Importer:
             return
         try:
             result = self._convert(op, node)
-            if isinstance(result, np.ndarray):
-                self.consts[node.output[0]] = result
-            else:
-                self.values[node.output[0]] = result
-                self._check_inferred(node.output[0], result)
+            results = result if isinstance(result, tuple) else (result,)
+            extra = [(j, o) for j, o in enumerate(node.output) if o and j >= len(results)]
+            if extra:
+                raise ConvertError(f"output {extra[0][0]} '{extra[0][1]}' is not supported (only "
+                                   f"the first {len(results)}): cut the model before its use")
+            for name, value in zip(node.output, results):
+                if not name:
+                    continue
+                if isinstance(value, np.ndarray):
+                    self.consts[name] = value
+                else:
+                    self.values[name] = value
+                    self._check_inferred(name, value)
         except (ConvertError, GraphError) as err:
             self.problems.append(f"node {_describe(index, node)} ({op}): {err}")
             self.missing.update(outputs)
@@ -277,7 +299,7 @@ class _Importer:
                 args.append(self.tensor(name))
         attrs = {a.name: _attribute(a) for a in node.attribute}
         convert = CONVERTERS[op]
-        ctx = _Context(self.g, self.claim(node.output[0]), self)
+        ctx = _Context(self.g, self.claim(node.output[0]), self, tuple(node.output))
         try:
             inspect.signature(convert).bind(ctx, *args, **attrs)
         except TypeError as err:
@@ -287,7 +309,9 @@ class _Importer:
     def _static(self, op: str, pos: int, name: str) -> np.ndarray:
         if name in self.consts:
             return self.consts[name]
-        role = "shape" if op in ("Reshape", "Expand") else "axes"
+        role = {"Reshape": "shape", "Expand": "shape", "ConstantOfShape": "shape",
+                "Tile": "repeats", "Range": "bounds", "Slice": "bounds",
+                "Pad": "pads"}.get(op, "axes")
         if name in self.values and self.values[name] in self.g.inputs:
             source = (f"it is a graph input: bind it with from_onnx(model, "
                       f"constants={{'{name}': ...}}) or make it an initializer")
@@ -303,6 +327,9 @@ class _Importer:
         if name in self.values:
             return self.values[name]
         value = self.consts[name]
+        if 0 in value.shape:
+            raise ConvertError(f"constant '{name}' {format_shape(value.shape)} is zero-size: "
+                               "tvm-fusion tensors have no zero-size dimensions")
         if str(value.dtype) not in GRAPH_DTYPES:
             try:
                 kind = onnx_type_name(helper.np_dtype_to_tensor_dtype(value.dtype))

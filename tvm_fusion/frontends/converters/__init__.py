@@ -1,7 +1,8 @@
 """One small converter per ONNX op type: ``CONVERTERS = {"ReduceSum": reduce_sum, ...}``,
-collected from one module per op family (``elementwise``, ``reduce``, ``layout``, ``scatter``,
-``constants``): to add an op type, copy a neighbour in its family and add it to that module's
-``CONVERTERS`` (and ``STATIC_INPUTS`` for inputs that must be constants).
+collected from one module per op family (``elementwise``, ``reduce``, ``normalization``
+(softmax, norms, composite reductions), ``layout``, ``scatter``, ``constants``, ``shapes``):
+to add an op type, copy a neighbour in its family and add it to that module's ``CONVERTERS``
+(and ``STATIC_INPUTS`` for inputs that must be constants).
 
 A converter is called as ``convert(ctx, *inputs, **attributes)``: node inputs positionally
 (``None`` for an omitted optional input), ONNX attributes as keyword arguments under their ONNX
@@ -15,10 +16,10 @@ a numpy array (a constant, for ``Constant``). Bad attribute values raise :class:
 
 from __future__ import annotations
 
-from . import constants, elementwise, layout, reduce, scatter
+from . import constants, elementwise, layout, normalization, reduce, scatter, shapes
 from .common import DTYPES, ConvertError, axis_index, ints, onnx_type_name, to_dtype
 
-_FAMILIES = (elementwise, reduce, layout, scatter, constants)
+_FAMILIES = (elementwise, reduce, normalization, layout, scatter, constants, shapes)
 CONVERTERS = {op: fn for family in _FAMILIES for op, fn in family.CONVERTERS.items()}
 # inputs (by position) that must be constants in the model: shapes and axes
 STATIC_INPUTS = {op: pos for family in _FAMILIES for op, pos in family.STATIC_INPUTS.items()}

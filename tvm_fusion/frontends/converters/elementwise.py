@@ -1,6 +1,10 @@
-"""Element-wise converters: binary and variadic arithmetic, unary math, Cast, Identity."""
+"""Element-wise converters: binary and variadic arithmetic, unary math, Cast, Identity, and
+the ops ONNX defines by a function body of those (CastLike, Reciprocal, Clip, HardSigmoid,
+HardSwish)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ...graph import Tensor
 from .common import to_dtype
@@ -52,3 +56,50 @@ CONVERTERS = {
     "Cast": cast, "Identity": identity,
 }
 STATIC_INPUTS: dict[str, tuple[int, ...]] = {}
+
+
+# ----- expanded as ONNX's function bodies define them ---------------------------------------
+def _scalar(ctx, value, dtype: str, tag: str) -> Tensor:
+    return ctx.g.constant(np.array(value, dtype=dtype), name=ctx.tmp(tag))
+
+
+def cast_like(ctx, input: Tensor, target_type: Tensor, *, saturate: int = 1,
+              round_mode: str = "up") -> Tensor:
+    dtype = target_type.dtype
+    return input if dtype == input.dtype else ctx.g.cast(input, dtype, name=ctx.out)
+
+
+def reciprocal(ctx, X: Tensor) -> Tensor:
+    return ctx.g.div(_scalar(ctx, 1, X.dtype, "one"), X, name=ctx.out)
+
+
+def clip(ctx, input: Tensor, min: Tensor | None = None,
+         max: Tensor | None = None) -> Tensor:
+    """``minimum(maximum(x, min), max)`` (min > max gives max, as numpy.clip)."""
+    if min is None and max is None:
+        return input
+    low = input if min is None else ctx.g.maximum(
+        input, min, name=ctx.out if max is None else ctx.tmp("low"))
+    return low if max is None else ctx.g.minimum(low, max, name=ctx.out)
+
+
+def hard_sigmoid(ctx, X: Tensor, *, alpha: float = 0.2, beta: float = 0.5) -> Tensor:
+    return _hard_sigmoid(ctx, X, alpha, beta, ctx.out)
+
+
+def _hard_sigmoid(ctx, x: Tensor, alpha: float, beta: float, name: str) -> Tensor:
+    """``max(0, min(1, alpha * x + beta))``."""
+    line = ctx.g.add(ctx.g.mul(x, _scalar(ctx, alpha, x.dtype, "alpha"), name=ctx.tmp("ax")),
+                     _scalar(ctx, beta, x.dtype, "beta"), name=ctx.tmp("line"))
+    top = ctx.g.minimum(line, _scalar(ctx, 1, x.dtype, "one"), name=ctx.tmp("top"))
+    return ctx.g.maximum(top, _scalar(ctx, 0, x.dtype, "zero"), name=name)
+
+
+def hard_swish(ctx, X: Tensor) -> Tensor:
+    """``x * hard_sigmoid(x, 1/6, 0.5)``."""
+    gate = _hard_sigmoid(ctx, X, 1 / 6, 0.5, ctx.tmp("gate"))
+    return ctx.g.mul(X, gate, name=ctx.out)
+
+
+CONVERTERS.update({"CastLike": cast_like, "Reciprocal": reciprocal, "Clip": clip,
+                   "HardSigmoid": hard_sigmoid, "HardSwish": hard_swish})

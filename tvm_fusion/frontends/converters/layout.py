@@ -1,4 +1,4 @@
-"""Layout converters: Transpose, Reshape, Expand, Squeeze, Unsqueeze, Flatten."""
+"""Layout converters: Transpose, Reshape, Expand, Squeeze, Unsqueeze, Flatten, Tile."""
 
 from __future__ import annotations
 
@@ -78,8 +78,26 @@ def flatten(ctx, input: Tensor, *, axis: int = 1) -> Tensor:
     return _reshape_to(ctx, input, shape)
 
 
+def tile(ctx, input: Tensor, repeats) -> Tensor:
+    """``out[k * d + j] = x[j]`` per axis: x viewed as (1, d0, 1, d1, ...), broadcast to
+    (r0, d0, r1, d1, ...) and flattened pairwise (layout ops only, so it fuses)."""
+    reps = ints(repeats)
+    if len(reps) != input.ndim or any(r < 1 for r in reps):
+        raise ConvertError(f"Tile repeats {reps} must hold {input.ndim} positive entries (one "
+                           f"per axis of '{input.name}' {format_shape(input.shape)})")
+    if all(r == 1 for r in reps):
+        return input
+    spread = [d for pair in zip([1] * input.ndim, input.shape) for d in pair]
+    target = [d for pair in zip(reps, input.shape) for d in pair]
+    view = ctx.g.reshape(input, spread, name=ctx.tmp("spread"))
+    wide = ctx.g.broadcast_to(view, target, name=ctx.tmp("repeated"))
+    return ctx.g.reshape(wide, [r * d for r, d in zip(reps, input.shape)], name=ctx.out)
+
+
 CONVERTERS = {
+    "Tile": tile,
     "Transpose": transpose, "Reshape": reshape, "Expand": expand, "Squeeze": squeeze,
     "Unsqueeze": unsqueeze, "Flatten": flatten,
 }
-STATIC_INPUTS = {"Reshape": (1,), "Expand": (1,), "Squeeze": (1,), "Unsqueeze": (1,)}  # shapes
+STATIC_INPUTS = {"Reshape": (1,), "Expand": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
+                 "Tile": (1,)}  # shapes, axes, repeats
