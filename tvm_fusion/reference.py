@@ -91,6 +91,29 @@ def scatter_elements(node: Node, data, indices, updates):
     return _scatter_apply(out, position, updates, node.attrs["reduction"])
 
 
+def _slice(node: Node, x):
+    index = tuple(slice(b, None if b + s * n < 0 else b + s * n, s) for b, s, n in
+                  zip(node.attrs["begin"], node.attrs["step"], node.output.shape))
+    return np.ascontiguousarray(x[index])
+
+
+def _pad(node: Node, x):
+    crop = tuple(slice(max(0, -b), n - max(0, -e)) for b, e, n in
+                 zip(node.attrs["before"], node.attrs["after"], x.shape))
+    widths = [(max(0, b), max(0, e)) for b, e in zip(node.attrs["before"], node.attrs["after"])]
+    return np.pad(x[crop], widths, constant_values=np.array(node.attrs["value"], x.dtype))
+
+
+def _wrapped(indices, extent):
+    return np.where(indices < 0, indices + extent, indices)
+
+
+def gather_nd(node: Node, data, indices):
+    k = indices.shape[-1]
+    wrapped = _wrapped(indices, np.array(data.shape[:k]))
+    return data[tuple(np.moveaxis(wrapped, -1, 0))]
+
+
 NUMPY: dict[str, Callable] = {
     "add": lambda n, a, b: a + b,
     "sub": lambda n, a, b: a - b,
@@ -114,6 +137,13 @@ NUMPY: dict[str, Callable] = {
     "transpose": lambda n, x: np.ascontiguousarray(np.transpose(x, n.attrs["perm"])),
     "reshape": lambda n, x: x.reshape(n.attrs["shape"]),
     "broadcast_to": lambda n, x: np.ascontiguousarray(np.broadcast_to(x, n.attrs["shape"])),
+    "slice": _slice,
+    "concat": lambda n, *xs: np.concatenate(xs, axis=n.attrs["axis"]),
+    "pad": _pad,
+    "gather": lambda n, d, i: np.take(d, _wrapped(i, d.shape[n.attrs["axis"]]), n.attrs["axis"]),
+    "gather_elements": lambda n, d, i: np.take_along_axis(
+        d, _wrapped(i, d.shape[n.attrs["axis"]]), n.attrs["axis"]),
+    "gather_nd": gather_nd,
     "scatter_nd": scatter_nd,
     "scatter_elements": scatter_elements,
 }

@@ -6,8 +6,8 @@ tensor and the expected versus actual value. Semantics follow ONNX wherever ONNX
 
 ``core.py`` holds tensors, nodes and :class:`GraphCore` (inputs, constants, outputs, names);
 each op family is a mixin in its own module (``elementwise``, ``reduce``, ``layout``,
-``scatter``). To add an op, add its builder method to its family's mixin (copy a neighbour),
-then its compute in ``tvm_fusion/ops/`` and its numpy rule in ``reference.py``.
+``gather``, ``scatter``). To add an op, add its builder method to its family's mixin (copy a
+neighbour), then its compute in ``tvm_fusion/ops/`` and its numpy rule in ``reference.py``.
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ from .core import (
     format_shape,
 )
 from .elementwise import BINARY_OPS, UNARY_OPS, ElementwiseOps
+from .gather import GATHER_OPS, GatherOps
 from .layout import LAYOUT_OPS, LayoutOps
 from .reduce import REDUCE_OPS, ReduceOps
 from .scatter import SCATTER_OPS, SCATTER_REDUCTIONS, ScatterOps
 
-ALL_OPS = BINARY_OPS + tuple(UNARY_OPS) + ("cast",) + REDUCE_OPS + LAYOUT_OPS + SCATTER_OPS
+ALL_OPS = (BINARY_OPS + tuple(UNARY_OPS) + ("cast",) + REDUCE_OPS + LAYOUT_OPS + GATHER_OPS
+           + SCATTER_OPS)
 
 
-class Graph(ElementwiseOps, ReduceOps, LayoutOps, ScatterOps, GraphCore):
+class Graph(ElementwiseOps, ReduceOps, LayoutOps, GatherOps, ScatterOps, GraphCore):
     """A dataflow graph of tensor ops with static shapes.
 
     Examples
@@ -45,7 +47,7 @@ class Graph(ElementwiseOps, ReduceOps, LayoutOps, ScatterOps, GraphCore):
     """
 
 
-__all__ = ["ALL_OPS", "BINARY_OPS", "DTYPES", "FLOAT_DTYPES", "INDEX_DTYPES", "INDEX_LIMIT",
-           "INT_DTYPES", "LAYOUT_OPS", "NUMERIC_DTYPES", "REDUCE_OPS", "SCATTER_OPS",
+__all__ = ["ALL_OPS", "BINARY_OPS", "DTYPES", "FLOAT_DTYPES", "GATHER_OPS", "INDEX_DTYPES",
+           "INDEX_LIMIT", "INT_DTYPES", "LAYOUT_OPS", "NUMERIC_DTYPES", "REDUCE_OPS", "SCATTER_OPS",
            "SCATTER_REDUCTIONS", "UNARY_OPS", "Graph", "GraphError", "Node", "Tensor",
            "broadcast_shapes", "format_shape"]

@@ -1,4 +1,4 @@
-"""Layout ops of the graph builder: transpose, reshape, broadcast_to."""
+"""Layout ops of the graph builder: transpose, reshape, broadcast_to, slice, concat, pad."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import math
 
 from .core import GraphError, Tensor, _check_shape, format_shape
 
-LAYOUT_OPS = ("transpose", "reshape", "broadcast_to")
+PAD_VALUE = {"bool": bool, "int32": int, "int64": int, "float16": float, "float32": float}
+
+LAYOUT_OPS = ("transpose", "reshape", "broadcast_to", "slice", "concat", "pad")
 
 
 class LayoutOps:
@@ -58,3 +60,84 @@ class LayoutOps:
                 f"{format_shape(shape)} (each input dim must equal the target dim or be 1)"
             )
         return self._add_node("broadcast_to", name, (x,), {"shape": shape}, shape, x.dtype)
+
+    def slice(self, x: Tensor, starts, ends, axes=None, steps=None, *,
+              name: str | None = None) -> Tensor:
+        """ONNX Slice: per axis ``x[start:end:step]`` with Python's (and ONNX's) clamping;
+        negative starts/ends count from the end, steps may be negative, never 0."""
+        self._own(x, "slice", "input")
+        starts, ends = [int(v) for v in starts], [int(v) for v in ends]
+        axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
+        steps = [1] * len(starts) if steps is None else [int(v) for v in steps]
+        what = f"slice of '{x.name}' {format_shape(x.shape)}"
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise GraphError(f"{what}: starts, ends, axes and steps must have one entry per "
+                             f"sliced axis, got {len(starts)}, {len(ends)}, {len(axes)}, "
+                             f"{len(steps)}")
+        begin, step, shape = [0] * x.ndim, [1] * x.ndim, list(x.shape)
+        seen = set()
+        for start, end, axis, stride in zip(starts, ends, axes, steps):
+            d = self._normalize_axis("slice", x, axis)
+            if d in seen:
+                raise GraphError(f"{what}: axis {axis} is sliced twice; list each axis once")
+            seen.add(d)
+            if stride == 0:
+                raise GraphError(f"{what}: step of axis {axis} is 0, expected non-zero")
+            first, _, _ = positions = slice(start, end, stride).indices(x.shape[d])
+            length = len(range(*positions))
+            if length == 0:
+                raise GraphError(f"{what}: axis {axis} [{start}:{end}:{stride}] is empty; "
+                                 "tvm-fusion tensors have no zero-size dimensions")
+            begin[d], step[d], shape[d] = first, stride, length
+        attrs = {"begin": tuple(begin), "step": tuple(step)}
+        return self._add_node("slice", name, (x,), attrs, tuple(shape), x.dtype)
+
+    def concat(self, tensors, axis: int, *, name: str | None = None) -> Tensor:
+        """Numpy ``concatenate``: every input has the same dtype and shape off ``axis``."""
+        tensors = tuple(tensors)
+        if not tensors:
+            raise GraphError("concat: expected at least one input, got none")
+        for i, t in enumerate(tensors):
+            self._own(t, "concat", f"input {i}")
+        first = tensors[0]
+        if first.ndim == 0:
+            raise GraphError(f"concat: input '{first.name}' is a scalar; concat needs rank >= 1")
+        d = self._normalize_axis("concat", first, axis)
+        for t in tensors[1:]:
+            if t.dtype != first.dtype:
+                raise GraphError(f"concat: input '{t.name}' must have the dtype of "
+                                 f"'{first.name}': expected {first.dtype}, got {t.dtype}")
+            same = t.ndim == first.ndim and all(
+                a == b for k, (a, b) in enumerate(zip(t.shape, first.shape)) if k != d)
+            if not same:
+                raise GraphError(f"concat on axis {axis}: input '{t.name}' "
+                                 f"{format_shape(t.shape)} must match '{first.name}' "
+                                 f"{format_shape(first.shape)} on every other axis")
+        shape = list(first.shape)
+        shape[d] = sum(t.shape[d] for t in tensors)
+        return self._add_node("concat", name, tensors, {"axis": d}, tuple(shape), first.dtype)
+
+    def pad(self, x: Tensor, pads, value=0, axes=None, *, name: str | None = None) -> Tensor:
+        """ONNX Pad, constant mode: ``pads`` is ``[begin of each axis..., end of each axis...]``
+        (over ``axes``, default all); negative pads crop."""
+        self._own(x, "pad", "input")
+        axes = list(range(x.ndim)) if axes is None else [int(a) for a in axes]
+        pads = [int(p) for p in pads]
+        what = f"pad of '{x.name}' {format_shape(x.shape)}"
+        if len(pads) != 2 * len(axes):
+            raise GraphError(f"{what}: pads must hold 2 entries per padded axis "
+                             f"({len(axes)} axes), got {len(pads)}")
+        before, after = [0] * x.ndim, [0] * x.ndim
+        for axis, b, e in zip(axes, pads[:len(axes)], pads[len(axes):]):
+            d = self._normalize_axis("pad", x, axis)
+            before[d], after[d] = b, e
+        shape = tuple(n + b + e for n, b, e in zip(x.shape, before, after))
+        if any(n <= 0 for n in shape):
+            raise GraphError(f"{what}: pads {pads} give the shape {format_shape(shape)}; "
+                             "every dimension must stay positive (crop less)")
+        try:
+            value = PAD_VALUE[x.dtype](value)
+        except (TypeError, ValueError):
+            raise GraphError(f"{what}: value must be a {x.dtype} scalar, got {value!r}") from None
+        attrs = {"before": tuple(before), "after": tuple(after), "value": value}
+        return self._add_node("pad", name, (x,), attrs, shape, x.dtype)

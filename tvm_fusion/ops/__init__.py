@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..graph import BINARY_OPS, REDUCE_OPS, SCATTER_OPS, UNARY_OPS, Node
-from . import elementwise, layout, reduce, scatter
+from . import elementwise, gather, layout, reduce, scatter
 from .axes import AxisRelation, OutputAxis
 from .scatter import ScatterStage
 
 
 @dataclass(frozen=True)
 class OpDef:
-    family: str  # elementwise | reduce | layout | scatter
+    family: str  # elementwise | reduce | layout (gathers too: injective) | scatter
     compute: Callable  # (node, list[te.Tensor]) -> te.Tensor | ScatterStage
     axes: Callable[[Node], AxisRelation]
 
@@ -33,8 +33,25 @@ OPS: dict[str, OpDef] = {
     "transpose": OpDef("layout", layout.transpose_compute, layout.transpose_axes),
     "reshape": OpDef("layout", layout.reshape_compute, layout.reshape_axes),
     "broadcast_to": OpDef("layout", layout.broadcast_to_compute, layout.broadcast_to_axes),
+    "slice": OpDef("layout", layout.slice_compute, layout.slice_axes),
+    "concat": OpDef("layout", layout.concat_compute, layout.concat_axes),
+    "pad": OpDef("layout", layout.pad_compute, layout.pad_axes),
+    "gather": OpDef("layout", gather.gather_compute, gather.gather_axes),
+    "gather_elements": OpDef("layout", gather.gather_elements_compute, gather.gather_elements_axes),
+    "gather_nd": OpDef("layout", gather.gather_nd_compute, gather.gather_nd_axes),
     **{op: OpDef("scatter", scatter.scatter_compute, scatter.scatter_axes) for op in SCATTER_OPS},
 }
+
+
+def reduces_nothing(node: Node) -> bool:
+    """A reduction of a scalar (no axes to reduce): its value is its input's."""
+    return node.op in REDUCE_OPS and not node.attrs["axes"]
+
+
+def family(node: Node) -> str:
+    """``node``'s op family as templates see it: a reduction of a scalar is element-wise (it
+    lowers to a copy, ``lower._stage``)."""
+    return "elementwise" if reduces_nothing(node) else OPS[node.op].family
 
 
 def axis_relation(node: Node) -> AxisRelation:
@@ -42,4 +59,13 @@ def axis_relation(node: Node) -> AxisRelation:
     return OPS[node.op].axes(node)
 
 
-__all__ = ["OPS", "OpDef", "AxisRelation", "OutputAxis", "ScatterStage", "axis_relation"]
+__all__ = [
+    "OPS",
+    "AxisRelation",
+    "OpDef",
+    "OutputAxis",
+    "ScatterStage",
+    "axis_relation",
+    "family",
+    "reduces_nothing",
+]

@@ -1,4 +1,6 @@
-"""Layout ops: transpose, reshape (row-major), broadcast_to. They move data, compute nothing."""
+"""Layout ops: transpose, reshape (row-major), broadcast_to, slice, concat, pad (constant).
+
+They move data and compute nothing (pad fills with a constant)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import tvm
 from tvm import te, tirx
 
 from ..graph import Node
-from .axes import AxisRelation, OutputAxis
+from .axes import AxisRelation, OutputAxis, windowed_axis
 from .common import broadcast_index
 
 
@@ -125,3 +127,102 @@ def broadcast_to_axes(node: Node) -> AxisRelation:
         else:
             outputs.append(OutputAxis("broadcast", ()))
     return AxisRelation(tuple(outputs))
+
+
+# ----- slice, concat, pad: identities with an offset ------------------------------------
+def slice_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    begin, step = node.attrs["begin"], node.attrs["step"]
+    return te.compute(node.output.shape,
+                      lambda *i: x[tuple(b + s * v for b, s, v in zip(begin, step, i))],
+                      name=node.name)
+
+
+def _clamped(value, low: int | None, high: int | None):
+    """``value`` clamped to [low, high] (``None``: no bound needed): every load stays in its
+    buffer even where a Select discards it (a vector Select evaluates both sides), and the
+    regions TVM derives stay inside the buffer."""
+    if low is not None:
+        value = tirx.max(value, low)
+    if high is not None:
+        value = tirx.min(value, high)
+    return value
+
+
+def concat_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    axis = node.attrs["axis"]
+    extents = [t.shape[axis] for t in node.inputs]
+    offsets = [sum(extents[:k]) for k in range(len(extents))]
+
+    def body(*i):
+        value = None
+        for k in reversed(range(len(inputs))):
+            local = i[axis] - offsets[k] if offsets[k] else i[axis]
+            if len(inputs) > 1:
+                local = _clamped(local, 0 if k else None,
+                                 extents[k] - 1 if k < len(inputs) - 1 else None)
+            load = inputs[k][i[:axis] + (local,) + i[axis + 1:]]
+            value = load if value is None else tirx.Select(i[axis] < offsets[k + 1], load, value)
+        return value
+
+    return te.compute(node.output.shape, body, name=node.name)
+
+
+def pad_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    (x,) = inputs
+    before, after = node.attrs["before"], node.attrs["after"]
+    fill = tirx.const(node.attrs["value"], node.output.dtype)
+
+    def body(*i):
+        source, inside = [], []
+        for v, b, e, n in zip(i, before, after, x.shape):
+            s = v - b if b else v
+            if b > 0:
+                inside.append(s >= 0)
+            if e > 0:
+                inside.append(s < int(n))
+            source.append(_clamped(s, 0 if b > 0 else None, int(n) - 1 if e > 0 else None))
+        if not inside:
+            return x[tuple(source)]
+        return tirx.Select(tirx.all(*inside), x[tuple(source)], fill)
+
+    return te.compute(node.output.shape, body, name=node.name)
+
+
+def slice_axes(node: Node) -> AxisRelation:
+    (x,), shape = node.inputs, node.output.shape
+    outputs, reads = [], []
+    for d, extent in enumerate(shape):
+        if node.attrs["begin"][d] == 0 and node.attrs["step"][d] == 1 and extent == x.shape[d]:
+            outputs.append(OutputAxis("identity", ((0, d),)))
+            continue
+        axis, read = windowed_axis("slice", ((0, d),), extent == x.shape[d])
+        outputs.append(axis)
+        reads += read
+    return AxisRelation(tuple(outputs), reads=tuple(reads))
+
+
+def pad_axes(node: Node) -> AxisRelation:
+    (x,), shape = node.inputs, node.output.shape
+    outputs, reads = [], []
+    for d, extent in enumerate(shape):
+        if node.attrs["before"][d] == 0 and node.attrs["after"][d] == 0:
+            outputs.append(OutputAxis("identity", ((0, d),)))
+            continue
+        axis, read = windowed_axis("pad", ((0, d),), extent == x.shape[d])
+        outputs.append(axis)
+        reads += read
+    return AxisRelation(tuple(outputs), reads=tuple(reads))
+
+
+def concat_axes(node: Node) -> AxisRelation:
+    axis, n = node.attrs["axis"], len(node.inputs)
+    outputs, reads = [], ()
+    for d in range(node.output.ndim):
+        sources = tuple((k, d) for k in range(n))
+        if d != axis:
+            outputs.append(OutputAxis("identity", sources))
+            continue
+        out_axis, reads = windowed_axis("concat", sources, n == 1)
+        outputs.append(out_axis)
+    return AxisRelation(tuple(outputs), reads=reads)
