@@ -20,7 +20,7 @@ import numpy as np
 from tvm import s_tir, tirx
 
 from tvm_fusion.analysis import GroupAnalysis
-from tvm_fusion.ops import OPS
+from tvm_fusion.ops import family as op_family
 from tvm_fusion.ops.scatter import UPDATE_ANNOTATION
 
 
@@ -50,7 +50,7 @@ class TemplateContext:
 
     @property
     def families(self) -> tuple[str, ...]:
-        return tuple(OPS[n.op].family for n in self.nodes)
+        return tuple(op_family(n) for n in self.nodes)
 
     @property
     def single_output(self) -> bool:

@@ -24,7 +24,7 @@ from tvm import te, tirx
 from tvm.s_tir import SBlock, SBlockRealize
 
 from .graph import Node, Tensor
-from .ops import OPS, ScatterStage
+from .ops import OPS, ScatterStage, reduces_nothing
 from .ops.fp16 import extremum_rounded_once, rounded_once_source
 from .ops.relaxed import check_precision, computes_in_f32, relaxed_compute, wide_nodes
 from .ops.scatter import update_block
@@ -111,6 +111,10 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
 
 def _stage(node, nodes, outputs, te_of, wide, native_fp16):
     """``node``'s TE stage; ``wide``: relaxed precision's f32-kept nodes (``None``: exact)."""
+    if reduces_nothing(node):  # TE would make a block with an init and no reduce loop,
+        (x,) = [te_of[id(t)] for t in node.inputs]  # which no template can schedule
+        dtype = "float32" if wide is not None and node.name in wide else node.output.dtype
+        return te.compute((), lambda: x[()].astype(dtype), name=node.name)
     if wide is not None and computes_in_f32(node):
         return relaxed_compute(node, [te_of[id(t)] for t in node.inputs], node.name in wide)
     source = rounded_once_source(node, nodes, outputs, native_fp16) if wide is None else None
