@@ -14,6 +14,7 @@ input parameter). That buffer assumes only the element alignment, so the caller'
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -111,16 +112,30 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
 
 def _stage(node, nodes, outputs, te_of, wide, native_fp16):
     """``node``'s TE stage; ``wide``: relaxed precision's f32-kept nodes (``None``: exact)."""
+    kept_wide = wide is not None and node.name in wide
+    node = _printable(node)
     if reduces_nothing(node):  # TE would make a block with an init and no reduce loop,
         (x,) = [te_of[id(t)] for t in node.inputs]  # which no template can schedule
-        dtype = "float32" if wide is not None and node.name in wide else node.output.dtype
+        dtype = "float32" if kept_wide else node.output.dtype
         return te.compute((), lambda: x[()].astype(dtype), name=node.name)
     if wide is not None and computes_in_f32(node):
-        return relaxed_compute(node, [te_of[id(t)] for t in node.inputs], node.name in wide)
+        return relaxed_compute(node, [te_of[id(t)] for t in node.inputs], kept_wide)
     source = rounded_once_source(node, nodes, outputs, native_fp16) if wide is None else None
     if source is not None:  # max/min of an fp16 op: rounded once per output, same bits
         return extremum_rounded_once(node, source, [te_of[id(t)] for t in source.inputs])
     return OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])
+
+
+def _printable(node: Node) -> Node:
+    """TVMScript prints a buffer under its stage's name with other characters made '_', but
+    keeps a leading digit or a keyword (TorchScript's ONNX names are '15', '3_mean'), which
+    cannot be parsed back (``alignment.py`` round-trips every kernel): such a stage is named
+    ``buffer_name(name)`` (the node is a copy; the graph keeps its names)."""
+    name = node.name
+    if (name[:1].isalpha() or name[:1] == "_") and not keyword.iskeyword(name):
+        return node
+    clean = buffer_name(name)
+    return dataclasses.replace(node, name=f"t_{clean}" if keyword.iskeyword(clean) else clean)
 
 
 def _donated_data(nodes, outputs, donated) -> dict[int, Tensor]:

@@ -430,3 +430,17 @@ def test_invalid_and_too_old_models():
         from_onnx(old)
     with pytest.raises(TypeError, match="expected an onnx.ModelProto"):
         from_onnx(42)
+
+
+def test_tensor_names_that_are_not_identifiers_compile():
+    """TorchScript names values '15', '3_mean', 'onnx::Softmax_0': TVMScript keeps a leading
+    digit or a keyword in a buffer name, which alignment's round trip cannot parse back."""
+    g = tf.Graph("names")
+    x = g.input("onnx::Softmax_0", (3, 7), "float32")
+    e = g.exp(g.sub(x, g.reduce_max(x, [1], name="3_max"), name="15"), name="if")
+    g.output(g.div(e, g.reduce_sum(e, [1], name="lambda"), name="1"))
+    fn = tf.compile(g)
+    data = np.linspace(-3, 3, 21, dtype=np.float32).reshape(3, 7)
+    want = np.exp(data - data.max(1, keepdims=True))
+    np.testing.assert_allclose(fn(data)[0], want / want.sum(1, keepdims=True), rtol=1e-6)
+    assert fn.schedules == ("row-reduction",)
