@@ -1,8 +1,9 @@
 """Call-time checks of user inputs, kept cheap because they sit on every call.
 
 A compiled kernel does no bounds checking, so an out-of-range scatter index would silently
-write outside the output. Before anything runs, every scatter index tensor is checked against
-the extent of the data axis it addresses (ONNX's negative wrap applied): ``IndexCheck``.
+write outside the output (a gather index, read outside its data). Before anything runs, every
+scatter and gather index tensor is checked against the extent of the data axis it addresses
+(ONNX's negative wrap applied): ``IndexCheck``.
 ``check_donated`` refuses at call time an array a donated scatter could not update as is (a
 silent copy would break the promise that the caller's array is the one updated).
 
@@ -29,7 +30,9 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class IndexCheck:
-    """Check ``tensor`` (a graph input, constant or intermediate) before ``scatter`` runs."""
+    """Check ``tensor`` (a graph input, constant or intermediate) before ``scatter`` runs
+    (the name of the scatter or gather node that reads the indices: the field keeps its name,
+    which exported modules store)."""
 
     scatter: str
     op: str

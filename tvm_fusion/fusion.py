@@ -9,10 +9,14 @@ reason, so the analysis can print why a boundary exists. Rules:
 
 - a node reads the output of a scatter (a scatter's update block must be the last writer of
   its output, so a scatter ends its kernel);
-- a scatter's indices are computed in the kernel and cannot be traced back to a graph input
-  through pure data movement (see ``guards.index_checks``): they must be range-checked before
-  the scatter runs, so they have to come from memory (the scatter, and the data movement
-  between the checked tensor and it, stay out of the group that computes them);
+- a scatter's or gather's indices are computed in the kernel and cannot be traced back to a
+  graph input through pure data movement (see ``guards.index_checks``): they must be
+  range-checked before the scatter writes or the gather reads, so they have to come from
+  memory (the scatter or gather, and the data movement between the checked tensor and it,
+  stay out of the group that computes them; clamping instead would hide a wrong index);
+- a gather reads the result of a reduction computed in the kernel (at data-dependent
+  positions, so no template can compute the reduction per output tile: it must be complete
+  in memory first);
 - joining would make two groups wait on each other (a group must run after every group whose
   outputs it reads, so the groups stay in a valid execution order).
 """
@@ -26,6 +30,7 @@ from .graph import Graph, GraphError, Node, Tensor
 from .guards import index_checks
 
 SCATTERS = ("scatter_nd", "scatter_elements")
+GATHERS = ("gather", "gather_elements", "gather_nd")
 
 
 @dataclass(frozen=True)
@@ -68,20 +73,43 @@ def _kept_apart(graph: Graph, nodes: list[Node]) -> dict[int, list[tuple[Node, s
                 keep_apart(node, t.producer,
                            f"'{node.name}' ({node.op}) reads the output of scatter "
                            f"'{t.producer.name}': a scatter ends its kernel")
+        if node.op in GATHERS:
+            for reduction in _reductions_feeding(node.inputs[0], inside):
+                keep_apart(node, reduction,
+                           f"'{node.name}' ({node.op}) reads the result of {reduction.op} "
+                           f"'{reduction.name}' at data-dependent positions: the reduction "
+                           "must be complete in memory first")
     by_name = {n.name: n for n in nodes}
     for check in index_checks(graph):
         scatter = by_name.get(check.scatter)
         source = graph.tensors[check.tensor]
         if scatter is None or source.producer is None or id(source.producer) not in inside:
             continue
+        when = "the gather reads" if scatter.op.startswith("gather") else "the scatter runs"
         reason = (f"indices of '{scatter.name}' are computed in the kernel ('{source.name}'): "
-                  "they must be range-checked in memory before the scatter runs")
+                  f"they must be range-checked in memory before {when}")
         keep_apart(source.producer, scatter, reason)
         t = scatter.inputs[1]
         while t is not source:  # the data movement between the checked tensor and the scatter
             keep_apart(source.producer, t.producer, reason)
             t = t.producer.inputs[0]
     return apart
+
+
+def _reductions_feeding(t: Tensor, inside: set[int]) -> list[Node]:
+    """The reductions (of at least one axis) ``t`` is computed from inside the kernel."""
+    found, stack, seen = [], [t], set()
+    while stack:
+        t = stack.pop()
+        node = t.producer
+        if node is None or id(node) not in inside or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op.startswith("reduce_") and node.attrs["axes"]:
+            found.append(node)
+        else:
+            stack.extend(node.inputs)
+    return found
 
 
 class _Partition:

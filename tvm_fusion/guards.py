@@ -1,7 +1,7 @@
 """What compile derives from a graph to guard every call: index checks and donations.
 
 A compiled kernel does no bounds checking, so ``index_checks`` places one range check per
-scatter on the earliest tensor holding its indices (``checks.IndexCheck`` runs it on every
+scatter and per gather on the earliest tensor holding its indices (``checks.IndexCheck`` runs it on every
 call). ``donations`` validates ``compile(donate=)`` at compile time: it refuses an input that a
 scatter could not safely update in place. The call-time halves live in ``checks.py``, which
 imports nothing of the graph, so a loaded module (``tvm_fusion.load``) runs them without it.
@@ -10,20 +10,21 @@ imports nothing of the graph, so a loaded module (``tvm_fusion.load``) runs them
 from __future__ import annotations
 
 from .checks import Donation, IndexCheck, format_shape
-from .graph import SCATTER_OPS, Graph, GraphError, Node, Tensor
+from .graph import GATHER_OPS, SCATTER_OPS, Graph, GraphError, Node, Tensor
 
 LAYOUT_ONLY = ("reshape", "transpose", "broadcast_to")
 _DONATE_HINT = "remove it from donate= (the scatter then writes a fresh output)"
 
 
 def index_checks(graph: Graph) -> list[IndexCheck]:
-    """One check per scatter, placed on the earliest tensor that holds the same values."""
+    """One check per scatter and per gather, placed on the earliest tensor that holds the same
+    values (negative indices wrap, as in ONNX)."""
     checks = []
     for node in graph.nodes:
-        if node.op not in ("scatter_nd", "scatter_elements"):
+        if node.op not in SCATTER_OPS + GATHER_OPS:
             continue
-        data, indices, _ = node.inputs
-        if node.op == "scatter_nd":
+        data, indices = node.inputs[:2]
+        if node.op in ("scatter_nd", "gather_nd"):
             axes = tuple(range(indices.shape[-1]))
         else:
             axes = (node.attrs["axis"],)

@@ -5,10 +5,14 @@ Every (tensor, axis) pair of the group is a point; each op's declared axis relat
 transpose or reshape carries an axis through under another position. Each joined class is one
 iteration axis of the fused kernel. Its role in a stage is ``reduce`` (the stage sums/maxes it
 away), ``scatter_indexed`` (its position comes from an index tensor), ``broadcast`` (some input
-of the stage is re-read along it) or ``spatial``.
+of the stage is re-read along it), ``gather_indexed`` (a gather reads it at data-dependent
+positions), ``concat`` (the concatenated axis), ``slice`` / ``pad`` (an identity with an
+offset, a stride or a constant fill) or ``spatial``.
 
-An axis is a legal core split when it is spatial (or broadcast) in every stage it appears in:
-never reduced, never scatter-indexed.
+An axis is a legal core split when it is spatial, broadcast, sliced or padded in every stage
+it appears in: never reduced, scatter-indexed, gather-indexed or concatenated (a concatenated
+axis is legal only per piece, which the split does not do). ``GroupAxis.treatments`` says in
+words how each gather, concat, slice and pad axis is treated (printed by the report).
 """
 
 from __future__ import annotations
@@ -39,11 +43,23 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+TREATMENTS = {
+    "gather_indexed": ("an indexed read axis (data read at positions from the indices; the "
+                       "output iterates the indices' axes instead): never a core split"),
+    "concat": ("the concatenated axis (each piece an identity with an offset): split-legal "
+               "only per piece, so not split across cores"),
+    "slice": "an identity with an offset and a stride: split-legal",
+    "pad": "an identity with an offset, filled with the pad value outside: split-legal",
+}
+ROLE_OF_KIND = {"scatter_indexed": "scatter_indexed", "broadcast": "broadcast",
+                "reduce": "spatial", "slice": "slice", "pad": "pad", "concat": "concat"}
+
+
 @dataclass(frozen=True)
 class StageRole:
     stage: str  # node name
     op: str
-    role: str  # spatial | reduce | scatter_indexed | broadcast
+    role: str  # spatial | reduce | scatter_indexed | broadcast | gather_indexed | concat | ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +79,19 @@ class GroupAxis:
                 return f"reduced by {r.op} '{r.stage}'"
             if r.role == "scatter_indexed":
                 return f"scatter-indexed by {r.op} '{r.stage}'"
+            if r.role == "gather_indexed":
+                return (f"gather-indexed by {r.op} '{r.stage}' (read at data-dependent "
+                        "positions)")
+            if r.role == "concat":
+                return (f"concatenated by concat '{r.stage}' (split-legal only per piece, "
+                        "which is not implemented)")
         return None
+
+    @property
+    def treatments(self) -> tuple[str, ...]:
+        """How each gather, concat, slice and pad stage treats this axis, in words."""
+        return tuple(f"{self.name} in {r.op} '{r.stage}': {TREATMENTS[r.role]}"
+                     for r in self.roles if r.role in TREATMENTS)
 
     @property
     def legal(self) -> bool:
@@ -79,13 +107,15 @@ def _stage_roles(node: Node, find) -> dict[Point, str]:
     roles: dict[Point, str] = {}
     for d, out_axis in enumerate(rel.outputs):
         root = find((node.output.name, d))
-        role = {"scatter_indexed": "scatter_indexed", "broadcast": "broadcast",
-                "reduce": "spatial"}.get(out_axis.kind, "spatial")
-        roles.setdefault(root, role)
+        roles.setdefault(root, ROLE_OF_KIND.get(out_axis.kind, "spatial"))
     for pos, axis in rel.reduced:
         roles[find((node.inputs[pos].name, axis))] = "reduce"
     for pos, axis in rel.indexed:
         roles[find((node.inputs[pos].name, axis))] = "scatter_indexed"
+    for (pos, axis), kind in rel.reads:  # a gathered or windowed axis: its own class
+        root = find((node.inputs[pos].name, axis))
+        if roles.get(root) not in ("gather_indexed", "concat"):  # the strongest role wins
+            roles[root] = kind
     return roles
 
 

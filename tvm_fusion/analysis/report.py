@@ -30,6 +30,10 @@ def format_group(index: int, g, ddr_gbps) -> list[str]:
         rows.append([axis.name, str(axis.extent)] + [axis.role_in(s) or "-" for s in stages]
                     + [verdict])
     lines += ["  " + line for line in _table(header, rows)]
+    treatments = [t for axis in g.axes for t in axis.treatments]
+    if treatments:
+        lines.append("  axis treatments (gather, concat, slice, pad):")
+        lines += [f"    {t}" for t in treatments]
     lines.append("")
     split_rows = [[s.axis.name, "yes" if s.legal else "no", _mib(s.cross_core_bytes),
                    s.reason] for s in g.splits]
@@ -58,8 +62,8 @@ def format_group(index: int, g, ddr_gbps) -> list[str]:
 
 
 def format_report(report) -> str:
-    lines = [f"split analysis of '{report.graph_name}' for {report.cores} cores: "
-             f"{len(report.groups)} fusion group(s)", ""]
+    lines = [(f"split analysis of '{report.graph_name}' for {report.cores} cores: "
+              f"{len(report.groups)} fusion group(s)"), ""]
     for i, g in enumerate(report.groups):
         lines += format_group(i, g, report.ddr_gbps)
         lines.append("")

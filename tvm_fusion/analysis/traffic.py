@@ -12,6 +12,10 @@ Conventions (documented in the report):
   reduction output: ``(cores - 1) * partial bytes`` must cross cores to combine them;
 - an illegal split on a scatter-indexed axis must route each update row to the core owning
   its target: ``updates bytes * (cores - 1) / cores``;
+- a split on a gather-indexed axis leaves any core needing any entry of the gathered data:
+  ``data bytes * (cores - 1) / cores``;
+- a concatenated axis split per piece moves nothing (each core writes its pieces); split
+  across the pieces it is not done (counted as 0: the cost is in the kernel, not the bytes);
 - unfused, each op splits on its own friendliest axis (its outermost axis that it neither
   reduces nor indexes); where producer and consumer pick different axes, the intermediate is
   reshuffled: ``bytes * (cores - 1) / cores``.
@@ -27,6 +31,9 @@ import numpy as np
 from ..fusion import FusionGroup
 from ..graph import Node, Tensor
 from .axes import GroupAxis
+
+ILLEGAL_ROLES = ("reduce", "scatter_indexed", "gather_indexed", "concat")
+FRIENDLY_ROLES = ("spatial", "broadcast", "slice", "pad")  # an op alone may split on these
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,17 @@ def split_costs(group: FusionGroup, axes: tuple[GroupAxis, ...], cores: int):
         if reason is None:
             costs.append(SplitCost(axis, True, "spatial in every stage", 0))
             continue
-        stage = next(r for r in axis.roles if r.role in ("reduce", "scatter_indexed"))
+        stage = next(r for r in axis.roles if r.role in ILLEGAL_ROLES)
         node = nodes[stage.stage]
         if stage.role == "reduce":
             moved = (cores - 1) * _accumulator_bytes(node)
             reason += f": {cores} partial results of {_accumulator_bytes(node)} B to combine"
+        elif stage.role == "gather_indexed":
+            moved = node.inputs[0].nbytes * (cores - 1) // cores
+            reason += ": any core may read any entry of the gathered data"
+        elif stage.role == "concat":
+            moved = 0
+            reason += ": not split across the pieces"
         else:
             moved = node.inputs[2].nbytes * (cores - 1) // cores
             reason += ": update rows must travel to the core owning their target"
@@ -105,7 +118,7 @@ def _friendly_axis(node: Node, axes: tuple[GroupAxis, ...]) -> GroupAxis | None:
         if axis is None:
             continue
         role = axis.role_in(node.name)
-        if role in ("spatial", "broadcast") and axis.extent > 1:
+        if role in FRIENDLY_ROLES and axis.extent > 1:
             return axis
     return None
 

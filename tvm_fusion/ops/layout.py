@@ -138,15 +138,13 @@ def slice_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
                       name=node.name)
 
 
-def _clamped(value, low: int | None, high: int | None):
-    """``value`` clamped to [low, high] (``None``: no bound needed): every load stays in its
-    buffer even where a Select discards it (a vector Select evaluates both sides), and the
-    regions TVM derives stay inside the buffer."""
-    if low is not None:
-        value = tirx.max(value, low)
-    if high is not None:
-        value = tirx.min(value, high)
-    return value
+def _guarded(condition, load, other):
+    """``load`` where ``condition`` holds, else ``other``, evaluating only the chosen side.
+
+    Not ``Select``: TVM simplifies each side of a Select under its condition (a clamp of the
+    index disappears) and a vector Select evaluates both sides, so the discarded lanes would
+    load outside the buffer (undefined in LLVM: the kept lanes came out wrong)."""
+    return tirx.if_then_else(condition, load, other)
 
 
 def concat_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
@@ -158,11 +156,8 @@ def concat_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
         value = None
         for k in reversed(range(len(inputs))):
             local = i[axis] - offsets[k] if offsets[k] else i[axis]
-            if len(inputs) > 1:
-                local = _clamped(local, 0 if k else None,
-                                 extents[k] - 1 if k < len(inputs) - 1 else None)
             load = inputs[k][i[:axis] + (local,) + i[axis + 1:]]
-            value = load if value is None else tirx.Select(i[axis] < offsets[k + 1], load, value)
+            value = load if value is None else _guarded(i[axis] < offsets[k + 1], load, value)
         return value
 
     return te.compute(node.output.shape, body, name=node.name)
@@ -181,10 +176,10 @@ def pad_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
                 inside.append(s >= 0)
             if e > 0:
                 inside.append(s < int(n))
-            source.append(_clamped(s, 0 if b > 0 else None, int(n) - 1 if e > 0 else None))
+            source.append(s)
         if not inside:
             return x[tuple(source)]
-        return tirx.Select(tirx.all(*inside), x[tuple(source)], fill)
+        return _guarded(tirx.all(*inside), x[tuple(source)], fill)
 
     return te.compute(node.output.shape, body, name=node.name)
 
