@@ -30,6 +30,7 @@ def cast(value, dtype: str):
     source = expr_dtype(value)
     if source == dtype:
         return value
-    if dtype == "bool":
-        return value != tirx.const(0, source)
+    if dtype == "bool":  # NaN is true, as in numpy (a float != is ordered: NaN != 0 is false)
+        nonzero = value != tirx.const(0, source)
+        return tirx.Or(nonzero, tirx.isnan(value)) if "float" in source else nonzero
     return value.astype(dtype)

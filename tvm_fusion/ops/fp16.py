@@ -9,8 +9,8 @@ output instead of one per element, the same bits:
   values is exact), so ``round_f16(s_i)`` is the fp16 result of element ``i``;
 - rounding is monotonic (non-decreasing), so ``max_i round_f16(s_i) == round_f16(max_i s_i)``
   and likewise for min; a sum beyond fp16's range rounds to ``inf`` either way;
-- the reducer is the same compare-and-select in both forms, so which element a NaN loses or
-  wins against is unchanged, step by step.
+- a NaN anywhere in the row gives NaN in both forms (the max/min propagate NaN,
+  ``reduce.order_key``, and a NaN rounds to a NaN).
 
 The rounding is the reduction's epilogue (``cast_f32(cast_f16(acc))``, once per output). The
 elementwise op and the cast are then read by nothing in the kernel and vanish from it.

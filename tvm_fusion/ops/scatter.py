@@ -22,13 +22,14 @@ from tvm.s_tir import SBlock, SBlockRealize
 from ..graph import Node
 from .axes import AxisRelation, OutputAxis
 from .common import expr_dtype
+from .elementwise import _nan_propagating
 
 COMBINE = {
     "none": lambda old, new: new,
     "add": lambda old, new: old + new,
     "mul": lambda old, new: old * new,
-    "max": tirx.max,
-    "min": tirx.min,
+    "max": _nan_propagating(tirx.max),  # as np.maximum (reference.py): NaN in, NaN out
+    "min": _nan_propagating(tirx.min),
 }
 UPDATE_ANNOTATION = "tvm_fusion.scatter_update"
 
@@ -112,7 +113,7 @@ def update_block(stage: ScatterStage, out_buf, indices_buf, updates_buf):
 
 
 def scatter_axes(node: Node) -> AxisRelation:
-    data, indices, updates = node.inputs
+    data, indices, _updates = node.inputs
     outputs, indexed = [], []
     if node.op == "scatter_nd":
         k = indices.shape[-1]
