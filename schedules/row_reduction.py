@@ -60,6 +60,21 @@ def _reduced_axes(ctx: TemplateContext) -> list[set[str]]:
             for n, f in zip(ctx.nodes, ctx.families) if f == "reduce"]
 
 
+def _entangled_reduction(ctx: TemplateContext) -> str | None:
+    """A reduction whose reduced axis is one group axis with a dimension it keeps (a reshape
+    split one input axis into both): the output loops cannot be ordered as rows, then reduced
+    axes (``vectorize`` failed on ``reshape(4 -> 2x2) + reduce_sum(axis 1)``)."""
+    for node, family in zip(ctx.nodes, ctx.families):
+        if family != "reduce":
+            continue
+        for a in ctx.analysis.axes:
+            kept = [d for name, d in a.members if name == node.name]
+            if a.role_in(node.name) == "reduce" and kept:
+                return (f"{NAME}: {node.op} '{node.name}' reduces a part of axis {a.name} and "
+                        f"keeps another (its dim {kept[0]}): a reshape split one axis into both")
+    return None
+
+
 def mismatch(ctx: TemplateContext) -> str | None:
     families = ctx.families
     if not ctx.single_output:
@@ -73,6 +88,9 @@ def mismatch(ctx: TemplateContext) -> str | None:
     if any(s != per_stage[0] for s in per_stage):
         return (f"{NAME}: its reductions reduce different axes "
                 f"({'; '.join(', '.join(sorted(s)) for s in per_stage)})")
+    entangled = _entangled_reduction(ctx)
+    if entangled:
+        return entangled
     if not any(a.in_output for a in ctx.analysis.axes if a.name in per_stage[0]):
         return (f"{NAME}: the output does not iterate the reduced axes again (no broadcast "
                 "back): reduction-rooted handles that")

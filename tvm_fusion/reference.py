@@ -98,6 +98,8 @@ def _slice(node: Node, x):
 
 
 def _pad(node: Node, x):
+    if x.ndim == 0:  # nothing to pad (np.pad refuses a scalar)
+        return x.copy()
     crop = tuple(slice(max(0, -b), n - max(0, -e)) for b, e, n in
                  zip(node.attrs["before"], node.attrs["after"], x.shape))
     widths = [(max(0, b), max(0, e)) for b, e in zip(node.attrs["before"], node.attrs["after"])]
@@ -106,6 +108,14 @@ def _pad(node: Node, x):
 
 def _wrapped(indices, extent):
     return np.where(indices < 0, indices + extent, indices)
+
+
+def _gather_elements(node: Node, data, indices):
+    """ONNX GatherElements: ``out[i, j] = data[indices[i, j], j]``; indices may be smaller
+    than data off the axis (``np.take_along_axis`` would broadcast them), so crop data first."""
+    axis = node.attrs["axis"]
+    crop = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(indices.shape))
+    return np.take_along_axis(data[crop], _wrapped(indices, data.shape[axis]), axis)
 
 
 def gather_nd(node: Node, data, indices):
@@ -141,8 +151,7 @@ NUMPY: dict[str, Callable] = {
     "concat": lambda n, *xs: np.concatenate(xs, axis=n.attrs["axis"]),
     "pad": _pad,
     "gather": lambda n, d, i: np.take(d, _wrapped(i, d.shape[n.attrs["axis"]]), n.attrs["axis"]),
-    "gather_elements": lambda n, d, i: np.take_along_axis(
-        d, _wrapped(i, d.shape[n.attrs["axis"]]), n.attrs["axis"]),
+    "gather_elements": _gather_elements,
     "gather_nd": gather_nd,
     "scatter_nd": scatter_nd,
     "scatter_elements": scatter_elements,
