@@ -188,6 +188,43 @@ def test_signed_zeros_follow_ieee_2019(op):
     assert np.signbit(out).all()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_order_keys_round_trip_and_order_like_the_floats(dtype):
+    """Every float survives key -> float bit for bit (NaN of either sign as the quiet NaN),
+    key order is float order, NaN's key is beyond every other (largest for max, smallest
+    for min) and no element's key is the integer reducer's identity."""
+    import tvm
+    from tvm import te
+
+    from tvm_fusion.ops.reduce import KEY_DTYPE, from_order_key, order_key
+
+    key_dtype = KEY_DTYPE[dtype]
+    info = np.iinfo(key_dtype)
+    x = np.array([*SPECIALS, 65504.0, -65504.0, 6e-8, -6e-8], dtype)
+    x = np.concatenate([x, -np.abs(x[:1])])  # a NaN with the sign bit set
+
+    def run(op):
+        xs = te.placeholder(x.shape, dtype, name="x")
+        keys = te.compute(x.shape, lambda i: order_key(xs[i], op), name="keys")
+        back = te.compute(x.shape, lambda i: from_order_key(keys[i], dtype), name="back")
+        kernel = tvm.compile(te.create_prim_func([xs, keys, back]), target="llvm")["main"]
+        out = np.empty(x.shape, key_dtype), np.empty_like(x)
+        kernel(x, *out)
+        return out
+
+    for op, identity in (("reduce_max", info.min), ("reduce_min", info.max)):
+        k, b = run(op)
+        finite_or_inf = ~np.isnan(x)
+        np.testing.assert_array_equal(b[finite_or_inf].view(key_dtype),
+                                      x[finite_or_inf].view(key_dtype))  # bit for bit
+        assert np.isnan(b[~finite_or_inf]).all()
+        nan_key = k[~finite_or_inf]
+        assert (nan_key == (k.max() if op == "reduce_max" else k.min())).all()
+        order = np.argsort(k[finite_or_inf], kind="stable")
+        assert (np.diff(x[finite_or_inf][order].astype("float64")) >= 0).all()
+        assert identity not in k
+
+
 def _softmax_numpy(x):
     with np.errstate(all="ignore"):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
