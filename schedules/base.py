@@ -75,11 +75,27 @@ class KnobError(ValueError):
 
 
 def merge_after_reduction_reason(ctx: TemplateContext, name: str) -> str | None:
-    """The mismatch reason of template ``name`` when a reshape merges axes after a reduction."""
-    if not merges_after_reduction(ctx):
-        return None
-    return (f"{name}: a reshape merging axes follows the reduction (its div/mod indexing "
-            "defeats compute-at)")
+    """The mismatch reason of template ``name`` when a reshape merges axes, or a slice
+    strides, after a reduction."""
+    if merges_after_reduction(ctx):
+        return (f"{name}: a reshape merging axes follows the reduction (its div/mod indexing "
+                "defeats compute-at)")
+    strided = strided_after_reduction(ctx)
+    if strided:
+        return (f"{name}: slice '{strided}' strides after the reduction (compute-at needs "
+                "unit strides: 'CanProveEqual(IntegerAbs(source->scale), 1)')")
+    return None
+
+
+def strided_after_reduction(ctx: TemplateContext) -> str | None:
+    """The first slice with a step other than +-1 on a non-unit axis after a reduction."""
+    downstream = False
+    for node, family in zip(ctx.nodes, ctx.families):
+        downstream |= family == "reduce"
+        if downstream and node.op == "slice" and any(
+                abs(s) != 1 and n > 1 for s, n in zip(node.attrs["step"], node.output.shape)):
+            return node.name
+    return None
 
 
 def merges_after_reduction(ctx: TemplateContext) -> bool:

@@ -83,3 +83,26 @@ def test_pad_of_a_scalar_is_the_scalar(dtype):
     assert expected.shape == () and expected == value
     (out,) = tf.compile(g)(x=value)
     np.testing.assert_array_equal(out, value)
+
+
+@pytest.mark.parametrize("shape, axes, starts, ends, steps, template", [
+    ((11, 11), (0, 1), [0, 0], [1, 1], [1, 3], "reduction-rooted"),  # a step on a 1-axis
+    ((4, 9), (0,), [0, 0], [1, 9], [1, 3], "fallback"),
+    ((4, 9), (1,), [0, 0], [4, 1], [2, 1], "fallback"),
+    ((5, 7), (0,), [0, -1], [1, -8], [1, -2], "fallback"),
+])
+def test_strided_slice_after_a_reduction(shape, axes, starts, ends, steps, template, rng):
+    """A slice with a step after a reduction: reduction-rooted's compute-at failed ("Check
+    failed: CanProveEqual(IntegerAbs(source->scale), 1)") and the group fell back with a
+    warning. A step on a one-element axis is now no stride at all; a real stride makes the
+    reduction templates refuse the group (their reason names the slice)."""
+    g = tf.Graph()
+    x = g.input("x", shape, "float32")
+    r = g.reduce_sum(x, axes=axes, keepdims=True)
+    g.output(g.abs(g.slice(r, starts, ends, steps=steps)))
+    fn = tf.compile(g)
+    assert [k.schedule for k in fn.kernels] == [template]
+    data = rng.standard_normal(shape).astype("float32")
+    (out,) = fn(x=data)
+    (expected,) = tf.reference.run(g, {"x": data})
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)

@@ -133,6 +133,8 @@ def broadcast_to_axes(node: Node) -> AxisRelation:
 def slice_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     (x,) = inputs
     begin, step = node.attrs["begin"], node.attrs["step"]
+    # a step on a one-element axis reads only ``begin``: no stride for compute-at to refuse
+    step = tuple(s if n > 1 else 1 for s, n in zip(step, node.output.shape))
     return te.compute(node.output.shape,
                       lambda *i: x[tuple(b + s * v for b, s, v in zip(begin, step, i))],
                       name=node.name)
