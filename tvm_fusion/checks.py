@@ -166,6 +166,11 @@ def check_donated(graph_input, value) -> np.ndarray:
     if not value.flags.writeable:
         raise InputError(f"donated input '{name}' is read-only: it is updated in place; pass a "
                          "writeable array (e.g. .copy())")
+    if value.flags.c_contiguous and not value.flags.aligned:
+        raise InputError(f"donated input '{name}' is not aligned to its {value.itemsize}-byte "
+                         f"elements (its address is {value.ctypes.data % 64} bytes past a "
+                         "64-byte boundary): it is updated in place, so pass "
+                         "tvm_fusion.aligned(x) once and keep using the array it returns")
     if not (value.flags.c_contiguous and value.flags.aligned):
         raise InputError(f"donated input '{name}' is not a C-contiguous, aligned array (a "
                          "transposed or strided view?): it is updated in place, so pass "
