@@ -15,6 +15,7 @@ import onnx
 from onnx import TensorProto, helper
 
 import tvm_fusion as tf
+from tests.tuning.crash import record_key
 from tvm_fusion import workloads
 from tvm_fusion.tuning.records import count_records, open_database
 
@@ -52,8 +53,8 @@ def _record_counts(tmp_path) -> dict:
     counts = {}
     for folder in sorted((tmp_path / "logs").glob("*/*")):
         records = folder / "database_tuning_record.json"
-        for line in records.read_text().splitlines():
-            json.loads(line)  # nothing truncated or interleaved
+        keys = [record_key(line) for line in records.read_text().splitlines()]  # all whole
+        assert len(set(keys)) == len(keys), f"a record twice in {folder}"  # same trace, args
         open_database(folder).get_all_tuning_records()
         counts[folder.name] = count_records(folder)
     return counts

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
-import warnings
 from pathlib import Path
 
 import tvm
@@ -24,6 +22,15 @@ import tvm
 from ..build import kernel_signature
 from ..fusion import FusionGroup
 from ..target import target_key
+from .durable import (
+    AppendCheck,
+    end_line,
+    regular_text,
+    split_lines,
+    warn_line,
+    write_atomic,
+)
+from .repair import json_database, open_checked
 
 RECORDS_VERSION = 1  # bump when a template's space changes incompatibly
 WORKLOAD_FILE = "database_workload.json"
@@ -41,6 +48,7 @@ def record_dir(log_dir: str | Path, target: tvm.target.Target, group: FusionGrou
 
 
 def write_manifest(folder: Path, graph_name: str, group: FusionGroup, template: str) -> None:
+    """Write ``manifest.json`` atomically, keeping what tuning added to it (its roofline)."""
     from .. import __version__
 
     manifest = {
@@ -54,45 +62,89 @@ def write_manifest(folder: Path, graph_name: str, group: FusionGroup, template: 
         "records_version": RECORDS_VERSION,
     }
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    path = folder / "manifest.json"
+    try:
+        old = json.loads(regular_text(path) or "{}")
+    except ValueError:
+        old = {}
+    if isinstance(old, dict) and "roofline" in old:
+        manifest["roofline"] = old["roofline"]
+    if old != manifest:
+        write_atomic(path, json.dumps(manifest, indent=2) + "\n", lambda: count_records(folder))
 
 
-def sanitize(path: Path) -> int:
-    """Drop lines that are not valid JSON (a run killed mid-write); warn with file and line.
-
-    Returns the number of valid lines kept.
-    """
-    if not path.exists():
-        return 0
-    lines = path.read_text().splitlines(keepends=True)
-    good = []
-    for number, line in enumerate(lines, 1):
-        try:
-            json.loads(line)
-        except ValueError:
-            warnings.warn(f"{path}:{number}: skipping a truncated or invalid record line",
-                          stacklevel=2)
-            continue
-        good.append(line if line.endswith("\n") else line + "\n")
-    if len(good) != len(lines):
-        path.write_text("".join(good))
-    return len(good)
+def workload_problem(line: str) -> str | None:
+    """Why ``line`` is not a MetaSchedule workload (``[structural hash, base64 module]``)."""
+    try:
+        value = json.loads(line)
+    except ValueError as err:
+        return f"not JSON ({err.msg} at column {err.colno})"
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str)
+                                                                for v in value)):
+        return "not a MetaSchedule workload [structural hash, module]"
+    return None
 
 
-def open_database(folder: Path):
-    """MetaSchedule's JSON database in ``folder`` (created if missing), bad lines dropped."""
-    from tvm.s_tir import meta_schedule as ms
+def record_problem(line: str, workloads: int) -> str | None:
+    """Why ``line`` is not a tuning record ``[workload index, [trace, run seconds, target,
+    arguments]]`` of a folder with ``workloads`` workload lines (checked before TVM reads it:
+    a line TVM's reader cannot handle, e.g. an empty one, crashes the process)."""
+    try:
+        value = json.loads(line)
+    except ValueError as err:
+        return f"not JSON ({err.msg} at column {err.colno})"
+    if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int and
+            isinstance(value[1], list) and len(value[1]) == 4 and
+            isinstance(value[1][0], list)):
+        return "not a tuning record [workload index, [trace, run seconds, target, arguments]]"
+    if not 0 <= value[0] < workloads:
+        return f"workload {value[0]} is not a line of {WORKLOAD_FILE} ({workloads} lines)"
+    seconds = value[1][1]
+    if seconds is not None and not (isinstance(seconds, list) and all(
+            type(s) in (int, float) for s in seconds)):
+        return "its run seconds are not a list of numbers"
+    return None
 
+
+def open_database(folder: Path, mod: tvm.IRModule | None = None):
+    """MetaSchedule's JSON database in ``folder`` (created if missing), bad lines skipped.
+
+    A line that is cut short, not JSON, not a record or whose trace does not replay is
+    skipped with one warning naming the file and line (``durable.py``). ``mod``: the kernel
+    tuned into this folder, given by the writer (the tuner): bad lines are then moved to
+    ``<file>.skipped`` and a corrupted workload line is replaced by ``mod``'s, keeping its
+    records, before anything is appended. Readers (``mod=None``) change no file: they get a
+    database loaded from cleaned copies (what is committed to it is not kept)."""
     folder.mkdir(parents=True, exist_ok=True)
-    sanitize(folder / WORKLOAD_FILE)
-    sanitize(folder / RECORD_FILE)
-    return ms.database.JSONDatabase(str(folder / WORKLOAD_FILE), str(folder / RECORD_FILE),
-                                    allow_missing=True)
+    paths = folder / WORKLOAD_FILE, folder / RECORD_FILE
+    workloads, bad_workloads = split_lines(paths[0], workload_problem)
+    records, bad_records = split_lines(paths[1],
+                                       lambda line: record_problem(line, len(workloads)))
+    if not bad_workloads and not bad_records:
+        if mod is not None:
+            for path in paths:
+                end_line(path, lambda: len(records))
+        try:
+            return json_database(*paths)
+        except Exception:  # noqa: BLE001, S110 - a module or trace TVM cannot read: find it
+            pass
+    return open_checked(paths, mod, (workloads, records), (bad_workloads, bad_records))
 
 
 def count_records(folder: Path) -> int:
-    path = folder / RECORD_FILE
-    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
+    text = regular_text(Path(folder) / RECORD_FILE)
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+def commit_workload(database, mod: tvm.IRModule, folder: Path):
+    """Commit ``mod``'s workload now, checked (MetaSchedule's first round would append it from
+    C++, where a full disk loses it silently: ``durable.AppendCheck``)."""
+    if database.has_workload(mod):
+        return database.commit_workload(mod)
+    check = AppendCheck(folder / WORKLOAD_FILE, kept=lambda: count_records(folder))
+    workload = database.commit_workload(mod)
+    check.committed(1)
+    return workload
 
 
 FAILED_RUN_SECONDS = 1e9  # MetaSchedule scores a failed build or run as 1e10 s
@@ -111,15 +163,15 @@ def record_seconds(run_secs) -> float:
 def records_in_order(folder: Path) -> list[tuple[list[float], list, str]]:
     """``(run seconds, the record's JSON, its line)`` of every readable record in ``folder``,
     in file order (the order they were committed)."""
-    path = Path(folder) / RECORD_FILE
-    if not path.exists():
-        return []
-    found = []
-    for line in path.read_text().splitlines():
+    found, path = [], Path(folder) / RECORD_FILE
+    for number, line in enumerate(regular_text(path).splitlines(), 1):
         try:
             record = json.loads(line)[1]
             run_secs = [float(s) for s in record[1]]
         except (ValueError, IndexError, TypeError):
+            warn_line(path, number, line, "not a tuning record; skipped, the other records "
+                      "are used (the next tvm-fusion tune of this workload moves it to "
+                      f"{RECORD_FILE}.skipped)")
             continue
         found.append((run_secs, record, line))
     return found
@@ -141,7 +193,6 @@ def best_logged_seconds(folder: Path) -> float | None:
     return min((seconds for seconds, _ in measured(folder)), default=None)
 
 
-
 VERDICT_FILE = "verdict.json"  # the in-process check of the best record (``verify.py``)
 
 
@@ -149,10 +200,10 @@ def write_verdict(folder: Path, *, applies: bool, why: str, tuned_hash: int,
                   default_hash: int) -> None:
     """Record whether the best record beat the default schedule in process, and which default
     it beat (``default_hash``: the structural hash of the default schedule's module)."""
-    path, tmp = folder / VERDICT_FILE, folder / f".{VERDICT_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps({"applies": applies, "why": why, "tuned_hash": str(tuned_hash),
-                               "default_hash": str(default_hash)}, indent=2) + "\n")
-    os.replace(tmp, path)  # a reader never sees half a verdict
+    write_atomic(folder / VERDICT_FILE,  # a reader never sees half a verdict
+                 json.dumps({"applies": applies, "why": why, "tuned_hash": str(tuned_hash),
+                             "default_hash": str(default_hash)}, indent=2) + "\n",
+                 lambda: count_records(folder))
 
 
 def read_verdict(folder: Path) -> dict | None:

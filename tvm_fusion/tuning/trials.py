@@ -7,10 +7,10 @@ measured median, or ``None``), ``error`` (why the build or run failed, or ``None
 ``knobs`` (the template's decisions by name, as ``TemplateContext.knobs`` names them; ``{}``
 when the template, re-run with the trace's decisions, does not reproduce them: a trace down
 another branch of the template), ``decisions`` (the trace's raw sampling decisions, always)
-and ``default`` (true on the default schedule's line). A :class:`LogTrials` measure callback
-appends every round's lines after MetaSchedule committed the round's records, then flushes
-and fsyncs: a kill loses at most the round the records lose too. A truncated last line is
-skipped when read (``read_trials``).
+and ``default`` (true on the default schedule's line). The :class:`CommitRound` measure
+callback commits a round's records and then appends their lines, flushed and fsynced: a kill loses at most the round the records lose too. A line cut short by a kill
+(or any bad line) is skipped with a warning when read (``read_trials``) and moved aside before
+the next append; on a full disk the append is cut back and ``RecordsWriteError`` raised.
 """
 
 from __future__ import annotations
@@ -22,24 +22,51 @@ from pathlib import Path
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
+from .durable import (
+    AppendCheck,
+    RecordsWriteError,
+    end_line,
+    set_aside,
+    split_lines,
+    warn_line,
+    write_failure,
+)
 from .mutator import trace_decisions
 
 TRIALS_FILE = "trials.jsonl"
 
 
-def read_trials(folder: Path) -> list[dict]:
-    """The logged trials of ``folder`` in order (``[]`` when there is no log)."""
-    path = Path(folder) / TRIALS_FILE
-    if not path.exists():
-        return []
-    trials = []
-    for line in path.read_text().splitlines():
+def trial_problems():
+    """A checker of ``trials.jsonl`` lines, in order: JSON objects with a new trial number."""
+    seen = set()
+
+    def problem(line: str) -> str | None:
         try:
-            trials.append(json.loads(line))
-        except ValueError:  # a line cut by a kill
-            continue
-    return trials
+            trial = json.loads(line)
+        except ValueError as err:
+            return f"not JSON ({err.msg} at column {err.colno})"
+        if not isinstance(trial, dict) or type(trial.get("trial")) is not int:
+            return "not a trial (a JSON object with a trial number)"
+        if trial["trial"] in seen:
+            return f"trial {trial['trial']} again"
+        seen.add(trial["trial"])
+        return None
+
+    return problem
+
+
+def read_trials(folder: Path) -> list[dict]:
+    """The logged trials of ``folder`` in order (``[]`` when there is no log); a bad line
+    is skipped with one warning naming the file and line."""
+    path = Path(folder) / TRIALS_FILE
+    lines, bad = split_lines(path, trial_problems())
+    for number, line, why in bad:
+        warn_line(path, number, line, f"{why}; skipped (the next tvm-fusion tune of this "
+                  f"workload moves it to {TRIALS_FILE}.skipped)")
+    skipped = {number for number, _, _ in bad}
+    return [json.loads(line) for n, line in enumerate(lines, 1) if n not in skipped]
 
 
 class TrialLog:
@@ -47,12 +74,20 @@ class TrialLog:
     decisions."""
 
     def __init__(self, folder: Path, knobs_of, unlogged: int = 0) -> None:
-        """``unlogged``: records already in the folder; when it has no log yet (tuned before
-        this log existed) trial numbers continue after them."""
+        """``unlogged``: records already in the folder; trial numbers continue after them
+        (a log that is behind them: tuned before this log existed, or killed between a
+        round's records and its log lines). Bad lines are moved aside first, so no new line
+        joins a half one."""
         self.path = Path(folder) / TRIALS_FILE
         self.knobs_of = knobs_of
-        earlier = read_trials(folder)
-        self.count = earlier[-1]["trial"] if earlier else unlogged
+        lines, bad = split_lines(self.path, trial_problems())
+        if bad:
+            set_aside(self.path, lines, bad, note="nothing to do: the records are intact, "
+                      "the tuning curve misses that trial")
+        end_line(self.path, lambda: unlogged)
+        skipped = {number for number, _, _ in bad}
+        earlier = [json.loads(line) for n, line in enumerate(lines, 1) if n not in skipped]
+        self.count = max(earlier[-1]["trial"] if earlier else 0, unlogged)
         self.started = earlier[0]["unix_time"] - earlier[0]["elapsed_s"] if earlier else None
 
     def append(self, entries: list[tuple]) -> None:
@@ -73,32 +108,133 @@ class TrialLog:
                                      "unix_time": round(now, 3), "seconds": seconds,
                                      "error": error, "knobs": knobs, "decisions": decisions,
                                      "default": default}))
-        with open(self.path, "a") as f:
-            f.write("".join(line + "\n" for line in lines))
-            f.flush()
-            os.fsync(f.fileno())
+        size = self.path.stat().st_size if self.path.is_file() else 0
+        try:
+            with open(self.path, "a") as f:
+                f.write("".join(line + "\n" for line in lines))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            if self.path.is_file():
+                os.truncate(self.path, size)  # no half line
+            raise write_failure(self.path, err, self.count) from None
+
+
+FAILED_SECONDS = 1e10  # what MetaSchedule records for a candidate that failed
+
+
+def record_key(record) -> str:
+    """What makes a record (or a measure candidate) a duplicate: the same trace with the same
+    arguments."""
+    trace = record.trace if hasattr(record, "trace") else record.sch.trace
+    return (str(trace.as_json(remove_postproc=False)) + "|" +
+            str([arg.as_json() for arg in record.args_info]))
 
 
 @derived_object
-class LogTrials(PyMeasureCallback):
-    """MetaSchedule measure callback: every measured candidate of a round into a
-    :class:`TrialLog` (failed builds and runs too, with their error)."""
+class UnmeasuredSearch(PySearchStrategy):
+    """A search strategy that proposes only candidates not measured yet (``seen``: the keys of
+    the records, shared with :class:`CommitRound`).
 
-    def __init__(self, log: TrialLog) -> None:
+    Each ``tune_tir`` call (one per round) starts MetaSchedule's evolutionary search afresh:
+    it knows nothing measured (its own TODO in ``evolutionary_search.cc``) and seeds the
+    population with the database's best records, so a round re-measured them (seen: 3 of a
+    round of 3). The search is asked again, up to ``ATTEMPTS`` times (each answer is new to
+    it), until the round is full of candidates never measured."""
+
+    ATTEMPTS = 4
+
+    def __init__(self, inner, seen: set[str]) -> None:
         super().__init__()
-        self.log = log
+        self.inner, self.seen, self.wanted = inner, seen, 0
+
+    def _initialize_with_tune_context(self, context) -> None:
+        self.inner._initialize_with_tune_context(context)
+
+    def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None,
+                   cost_model=None) -> None:
+        self.wanted = num_trials_per_iter
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database,
+                              cost_model)
+
+    def post_tuning(self) -> None:
+        self.inner.post_tuning()
+
+    def generate_measure_candidates(self):
+        picked, keys = [], set()
+        for _ in range(self.ATTEMPTS):
+            candidates = self.inner.generate_measure_candidates()
+            if not candidates:
+                break
+            for candidate in candidates:
+                key = record_key(candidate)
+                if key not in self.seen and key not in keys:
+                    keys.add(key)
+                    picked.append(candidate)
+            if len(picked) >= self.wanted:
+                break
+        return picked[:self.wanted] or None  # None: the space holds nothing new
+
+    def notify_runner_results(self, measure_candidates, results) -> None:
+        self.inner.notify_runner_results(measure_candidates, results)
+
+    def clone(self):
+        return UnmeasuredSearch(self.inner.clone(), self.seen)
+
+
+@derived_object
+class CommitRound(PyMeasureCallback):
+    """MetaSchedule measure callback in place of its ``AddToDatabase``: every measured
+    candidate of a round (failed builds and runs too, scored 1e10 s) committed once, checked
+    on disk, and logged in a :class:`TrialLog`.
+
+    A candidate measured before (:class:`UnmeasuredSearch` proposes none) is not committed
+    twice, nor logged. ``records``:
+    the check that the round reached the file (``durable.AppendCheck``); a failure is kept in
+    ``failure`` for the tuner to raise after the round (an error raised here would cross
+    TVM's C++)."""
+
+    def __init__(self, database, workload, target, log: TrialLog,
+                 records: AppendCheck) -> None:
+        super().__init__()
+        self.database, self.workload, self.target = database, workload, target
+        self.log, self.records = log, records
+        self.seen = {record_key(r) for r in database.get_all_tuning_records()}
+        self.duplicates = 0  # candidates measured again and not committed, in this run
+        self.failure: RecordsWriteError | None = None
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results,
               runner_results) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self._commit(measure_candidates, builder_results, runner_results)
+        except RecordsWriteError as err:
+            self.failure = err
+
+    def _commit(self, measure_candidates, builder_results, runner_results) -> None:
+        from tvm.s_tir import meta_schedule as ms
+
         entries = []
         for candidate, built, ran in zip(measure_candidates, builder_results, runner_results):
+            run_secs = ran.run_secs if ran.run_secs is not None else [FAILED_SECONDS]
+            record = ms.database.TuningRecord(candidate.sch.trace, self.workload, run_secs,
+                                              self.target, candidate.args_info)
+            key = record_key(record)
+            if key in self.seen:
+                self.duplicates += 1
+                continue
+            self.seen.add(key)
+            self.database.commit_tuning_record(record)
             error = built.error_msg or ran.error_msg
             seconds = None
             if not error and ran.run_secs:
                 values = sorted(float(s) for s in ran.run_secs)
                 seconds = values[len(values) // 2]
             entries.append((seconds, _first_line(error), candidate.sch.trace, False))
-        self.log.append(entries)
+        self.records.committed(len(entries))
+        if entries:
+            self.log.append(entries)
 
 
 def _first_line(error) -> str | None:

@@ -21,7 +21,8 @@ and evolutionary search. What it does silently, we make explicit:
   when faster beyond noise (``verify.py``);
 - tuning runs in rounds of ``batch`` trials, each committed to the JSON database before the
   next starts, so a killed run loses at most the round in flight, and a rerun continues the
-  trial count from the records;
+  trial count from the records; every commit is checked on disk (MetaSchedule's C++ writer
+  ignores a full disk): ``RecordsWriteError`` names the file and the records kept;
 - a round whose candidates all fail raises ``TuningError``; a round that finds no new
   candidate (a small space fully measured) stops the group and says so;
 - builder, runner and evaluator settings: ``measure.py``.
@@ -46,11 +47,14 @@ from ..lower import lower
 from ..ops.fp16 import native_fp16
 from ..target import as_target
 from .bandwidth import record_roofline
+from .durable import AppendCheck
 from .farm import FarmError, RPCSettings, check_farm
 from .intrinsics import without_tensor_intrinsics
 from .measure import close_runner, make_builder, make_runner
 from .mutator import MutateTemplateDecision, trace_decisions
 from .records import (
+    RECORD_FILE,
+    commit_workload,
     count_records,
     count_valid_records,
     is_measured,
@@ -60,7 +64,7 @@ from .records import (
     write_manifest,
 )
 from .throughput import Counters, Throughput
-from .trials import LogTrials, TrialLog
+from .trials import CommitRound, TrialLog, UnmeasuredSearch
 from .verify import (
     InProcess,
     TuningError,
@@ -271,19 +275,22 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
     stopped)``."""
     from tvm.s_tir import meta_schedule as ms
 
-    database = open_database(folder)
+    database = open_database(folder, mod)  # bad lines moved aside before any append
     before = done = count_records(folder)
     valid_before = count_valid_records(folder)
     space = template_space(group, target, template, seed)
     model = cost_model(warmup=min(batch, trials))
     log = TrialLog(folder, lambda trace: knob_values(group, target, template, mod, trace),
                    unlogged=done)
+    workload = commit_workload(database, mod, folder)  # checked: MetaSchedule's C++ is not
+    records = AppendCheck(folder / RECORD_FILE)  # every commit checked (durable.py)
     if done == 0:  # the search starts from the heuristic, and never ships worse than it
         database.commit_tuning_record(ms.database.TuningRecord(
-            default.trace, database.commit_workload(mod), default.run_secs, target,
-            default.args_info))
+            default.trace, workload, default.run_secs, target, default.args_info))
+        records.committed(1)
         done = count_records(folder)
         log.append([(record_seconds(default.run_secs), None, default.trace, True)])
+    commit = CommitRound(database, workload, target, log, records)  # once each, checked
     warm = warm_start(model, database, mod, target, space) if done < trials else 0
     stopped = "trials reached"
     while done < trials:
@@ -295,9 +302,12 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
         ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
                     num_trials_per_iter=n, space=space, database=database,
                     cost_model=model, builder=builder, runner=runner, seed=seed + done,
-                    strategy=ms.search_strategy.EvolutionarySearch(**SEARCH),
-                    measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"),
-                                       LogTrials(log)])
+                    strategy=UnmeasuredSearch(ms.search_strategy.EvolutionarySearch(**SEARCH),
+                                              commit.seen),
+                    measure_callbacks=[commit, ms.measure_callback.RemoveBuildArtifact(),
+                                       ms.measure_callback.UpdateCostModel()])
+        if commit.failure is not None:  # a full disk: the round's records did not all land
+            raise commit.failure
         if getattr(runner, "dead", ""):  # the RPC farm stopped answering (farm.py)
             raise FarmError(f"group {group.name}: {runner.dead}; the records measured so far "
                             f"are in {folder}")
