@@ -26,7 +26,11 @@
   which ``import tvm_fusion`` sets, so it runs on as many threads as the process) or
   :class:`RPCSettings` (devices registered with a TVM RPC tracker, for tuning another
   machine's CPU, on all its free servers at once: ``farm.py``). Builds stay on this machine,
-  on every core. Both count what they build and measure (``throughput.py``).
+  on every core. Both count what they build and measure (``throughput.py``). The local
+  runner's evaluator (``faults.CheckedEvaluator``) names the signal of a candidate that
+  crashes its worker, and, once the default schedule's outputs are known, fails a candidate
+  whose outputs differ from them; a candidate still running after ``timeout_s`` (30 s, as
+  MetaSchedule's) is killed and failed as timed out (``faults.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .farm import FarmRunner, RPCSettings, check_farm
+from .faults import RUN_TIMEOUT_S, make_evaluator
 from .throughput import Counters, CountingBuilder, CountingRunner
 
 BUILD_TIMEOUT_S = 60
@@ -120,10 +125,13 @@ def make_builder(counters: Counters | None = None):
 
 
 def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments | None = None,
-                *, counters: Counters | None = None):
+                *, counters: Counters | None = None, timeout_s: float | None = None):
     """The runner, allocating ``arguments`` (default: no index values known).
 
-    ``"local"``: MetaSchedule's ``LocalRunner``. An :class:`RPCSettings`: a
+    ``"local"``: MetaSchedule's ``LocalRunner`` with a ``faults.CheckedEvaluator`` (errors
+    in one line; outputs checked once ``faults.expect_outputs`` is given them), killing a
+    candidate after ``timeout_s``
+    (default ``faults.RUN_TIMEOUT_S``). An :class:`RPCSettings`: a
     :class:`~tvm_fusion.tuning.farm.FarmRunner` on ``max_workers`` servers (default: the free
     ones, asked of the tracker: :func:`~tvm_fusion.tuning.farm.check_farm`, which raises
     ``FarmError`` when there is none). Results are counted into ``counters``.
@@ -134,8 +142,11 @@ def make_runner(runner: str | RPCSettings = "local", arguments: KernelArguments 
     counters = counters or Counters()
     evaluator = ms.runner.EvaluatorConfig(**EVALUATOR)
     if runner == "local":
-        return CountingRunner(ms.runner.LocalRunner(evaluator_config=evaluator,
-                                                    f_alloc_argument=arguments), counters)
+        timeout_s = RUN_TIMEOUT_S if timeout_s is None else timeout_s
+        checked = make_evaluator()
+        local = ms.runner.LocalRunner(timeout_sec=timeout_s, evaluator_config=evaluator,
+                                      f_alloc_argument=arguments, f_run_evaluator=checked)
+        return CountingRunner(local, counters, checked, timeout_s)
     if isinstance(runner, RPCSettings):
         workers = runner.max_workers or check_farm(runner).workers
         return FarmRunner(runner, evaluator_config=evaluator,

@@ -5,8 +5,13 @@
   checks, so a scatter's updates land where the call's would (not all on row 0).
 - :func:`measure_default` and :func:`confirm_best`: the default schedule and the best
   records measured (again) through the tuner's builder and runner.
-- :func:`check_in_process`: after a group is tuned, its best record and the template's
-  default schedule are built as ``compile`` builds them and timed in this process, on the
+- :func:`check_in_process`: after a group is tuned, its best record is first run once here
+  on the runner's arguments and its outputs compared with the default schedule's: a record
+  that gives wrong results is marked failed in the database (``demote``: its latency becomes
+  MetaSchedule's failure score, so nothing applies or learns from it) and the next best is
+  considered (nothing checked a tuned kernel's numbers before: apache/tvm #17947 is an open
+  wrong-results-after-tuning bug). The best correct record and the template's
+  default schedule are then built as ``compile`` builds them and timed in this process, on the
   same arguments, in interleaved rounds (``tvm_fusion.timing.interleaved``). The record is
   applied by ``compile(tuning_logs=)`` only when it is faster beyond noise; otherwise the
   folder's verdict says the default stays, and why (``records.write_verdict``). The runner
@@ -31,14 +36,23 @@ from ..guards import index_checks
 from ..lower import LoweredKernel
 from ..target import as_target
 from ..timing import interleaved, median_seconds, ratios
+from .faults import first_mismatch
 from .measure import (
     KernelArguments,
     RPCSettings,
-    build_kernel,
     close_runner,
     kernel_arguments,
     make_builder,
     make_runner,
+)
+from .outputs import (
+    best_records,
+    built,
+    check_outputs,
+    demote,
+    parameter_names,
+    replay,
+    run_once,
 )
 from .records import (
     RECORD_FILE,
@@ -55,6 +69,7 @@ class TuningError(RuntimeError):
 
 
 ROUNDS = 7  # interleaved rounds of the in-process check
+CHECKED = 4  # records whose outputs the in-process check compares before it gives up
 SAMPLE_REPEATS = 3  # one round's sample: median of 3 repeats of >= 5 ms each
 
 
@@ -100,7 +115,12 @@ class InProcess:
 
 def check_in_process(folder: Path, mod: tvm.IRModule, default_mod: tvm.IRModule, target,
                      arguments: KernelArguments, *, rounds: int = ROUNDS) -> InProcess:
-    """Time ``folder``'s best record against ``default_mod`` here; write the verdict.
+    """Check ``folder``'s best record against ``default_mod`` here; write the verdict.
+
+    The best measured records are run once on ``arguments`` and compared with the default
+    schedule's outputs, best first; one that gives wrong results is marked failed in the
+    database (:func:`demote`), up to ``CHECKED`` of them. The first correct one is then timed
+    against the default in interleaved rounds.
 
     Parameters
     ----------
@@ -121,23 +141,64 @@ def check_in_process(folder: Path, mod: tvm.IRModule, default_mod: tvm.IRModule,
     -------
     InProcess
     """
-    schedule = open_database(folder).query_schedule(mod, target, "main")
-    if schedule is None:  # records of an older lowering of the same graph
+    default_hash = tvm_ffi.structural_hash(default_mod)
+    database = open_database(folder)
+    if database.query_schedule(mod, target, "main") is None:  # an older lowering's records
         why = ("no record matches the kernel as it is lowered now (the records are for an "
                "older lowering): re-tune")
-        write_verdict(folder, applies=False, why=why, tuned_hash=0,
-                      default_hash=tvm_ffi.structural_hash(default_mod))
+        write_verdict(folder, applies=False, why=why, tuned_hash=0, default_hash=default_hash)
+        return InProcess(False, why, float("nan"), float("nan"))
+    expected = run_once(default_mod, mod, target, arguments)
+    names = parameter_names(mod)
+    rejected = []
+    for record in best_records(database, mod, CHECKED):
+        tuned = replay(record, mod)
+        if tvm_ffi.structural_equal(tuned, default_mod):
+            break
+        mismatch = first_mismatch(run_once(tuned, mod, target, arguments), expected, names)
+        if mismatch is None:
+            break
+        rejected.append(f"tuned record gives wrong results: {mismatch}")
+        demote(folder, record)
+    schedule = open_database(folder).query_schedule(mod, target, "main")
+    if schedule is None or not is_measured(
+            open_database(folder).query_tuning_record(mod, target, "main").run_secs):
+        why = f"{_rejections(rejected)}; default stays (no other measured record)"
+        write_verdict(folder, applies=False, why=why, tuned_hash=0, default_hash=default_hash)
         return InProcess(False, why, float("nan"), float("nan"))
     tuned_hash = tvm_ffi.structural_hash(schedule.mod)
+    if len(rejected) == CHECKED:  # the next one is unchecked: it does not apply either
+        why = f"{_rejections(rejected)}; default stays (no checked record left)"
+        write_verdict(folder, applies=False, why=why, tuned_hash=tuned_hash,
+                      default_hash=default_hash)
+        return InProcess(False, why, float("nan"), float("nan"))
+    applies, why, default, tuned = _timed_verdict(schedule.mod, default_mod, mod, target,
+                                                  arguments, rounds)
+    if rejected:
+        why = f"{_rejections(rejected)}; {'next best record' if applies else 'default stays'}"\
+              f": {why}"
+    write_verdict(folder, applies=applies, why=why, tuned_hash=tuned_hash,
+                  default_hash=default_hash)
+    return InProcess(applies, why, default, tuned)
+
+
+def _rejections(rejected: list[str]) -> str:
+    more = f" (and {len(rejected) - 1} more records: marked failed)" if len(rejected) > 1 \
+        else " (marked failed)"
+    return rejected[0] + more
+
+
+def _timed_verdict(tuned_mod, default_mod, mod, target, arguments, rounds):
+    """``(applies, why, default seconds, tuned seconds)`` from interleaved rounds."""
     args = kernel_arguments(mod, arguments)
-    functions = [build_kernel(m, target)["main"] for m in (default_mod, schedule.mod)]
+    functions = [built(m, target) for m in (default_mod, tuned_mod)]
     samplers = [lambda f=f: median_seconds(lambda: f(*args), repeat=SAMPLE_REPEATS)
                 for f in functions]
     default, tuned = interleaved(samplers, rounds)
     comparison = ratios(tuned, default)  # default / tuned: > 1 when the record is faster
     timed = (f"tuned {tuned.median * 1e6:.1f} us vs default {default.median * 1e6:.1f} us "
              "in process")
-    if tvm_ffi.structural_equal(schedule.mod, default_mod):
+    if tvm_ffi.structural_equal(tuned_mod, default_mod):
         applies, why = False, f"the best record is the default schedule ({timed})"
     elif comparison.significant and comparison.ratio > 1:
         applies, why = True, f"{timed}: {comparison} faster"
@@ -147,9 +208,7 @@ def check_in_process(folder: Path, mod: tvm.IRModule, default_mod: tvm.IRModule,
     else:
         applies, why = False, (f"the best record is not faster than the default "
                                f"({timed}: {comparison})")
-    write_verdict(folder, applies=applies, why=why, tuned_hash=tuned_hash,
-                  default_hash=tvm_ffi.structural_hash(default_mod))
-    return InProcess(applies, why, default.median, tuned.median)
+    return applies, why, default.median, tuned.median
 
 
 def measure(builder, runner, mod, target, args_info, runs: int = 1) -> list[float]:
@@ -190,12 +249,14 @@ def measure_default(mod, group, target, template, builder, runner) -> DefaultMea
     if not seconds:
         raise TuningError(f"group {group.name}: the default schedule failed to build or run "
                           "in the tuner's builder and runner")
+    check_outputs(runner, sch.mod, mod, target)
     return DefaultMeasurement(sch.trace, sch.mod, seconds, args_info)
 
 
 def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 4,
                  runs: int = 3, runner: str | RPCSettings = "local",
-                 arguments: KernelArguments | None = None) -> list[float]:
+                 arguments: KernelArguments | None = None,
+                 reference: tvm.IRModule | None = None) -> list[float]:
     """Re-measure the best records of ``folder`` and keep the ``keep`` best of them.
 
     The best of many noisy measurements is biased low (the winner's curse: on this noisy
@@ -205,7 +266,10 @@ def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 
     measurements, and the ``keep`` best are written back with the new measurements as their
     ``run_secs`` (the old ones are dropped), so a shipped record's latency is one it
     reproduces. ``arguments``: the runner's arguments (``group_arguments``; default: no
-    index values known). The in-process verdict is dropped: the best record may have
+    index values known). With the local runner each candidate's outputs must match
+    ``reference``'s on those arguments (the default schedule: ``tune`` passes it; default:
+    the unscheduled kernel), else it fails its re-measurement (wrong results) and is dropped.
+    The in-process verdict is dropped: the best record may have
     changed (``tune(keep_best=)`` checks again). Returns the kept records' new median
     latencies, best first.
     """
@@ -218,6 +282,9 @@ def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 
     builder, run = make_builder(), make_runner(runner, arguments)
     confirmed = []
     try:
+        if records:  # a record giving other numbers than the reference is not re-measured
+            workload = records[0].workload.mod
+            check_outputs(run, reference or workload, workload, target)
         for record in records[:max(candidates, keep)]:
             candidate = record.as_measure_candidate()
             seconds = measure(builder, run, candidate.sch.mod, target, candidate.args_info,
