@@ -146,7 +146,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
          seed: int = 0, batch: int = 8,
          progress: Callable[..., None] | None = None,
          inputs: dict[str, np.ndarray] | None = None, keep_best: int | None = None,
-         ) -> list[GroupTuning]:
+         template=None, run_timeout_s: float | None = None) -> list[GroupTuning]:
     """Tune every fusion group of ``graph``; records go to ``log_dir``.
 
     Parameters
@@ -184,6 +184,15 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
     keep_best : int, optional
         Afterwards, re-measure the best records through the runner and keep this many
         (:func:`confirm_best`).
+    template : module or str, optional
+        Force a schedule template (a module of ``tvm_fusion.schedules`` or its name, or a
+        user module with ``NAME`` and ``apply``, e.g. from
+        ``tvm_fusion.apps.explore.load_template(path)``), as ``compile(template=)`` does; it
+        must apply to every group (``schedules.TemplateMismatch`` otherwise). Its ``NAME``
+        keys the records folder.
+    run_timeout_s : float, optional
+        The local runner kills a candidate still running after this many seconds and
+        records it as timed out (default 30, as MetaSchedule's).
 
     Returns
     -------
@@ -206,10 +215,11 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         group_start = time.time()
         counters = Counters()
         builder = make_builder(counters)
-        template = schedules.choose(template_context(group, target))
+        template = _template_for(group, target, template)
         kernel = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
         arguments = group_arguments(graph, kernel, inputs, seed)
-        group_runner = make_runner(runner, arguments, counters=counters)
+        group_runner = make_runner(runner, arguments, counters=counters,
+                                   timeout_s=run_timeout_s)
         try:
             try:
                 default = measure_default(kernel.mod, group, target, template, builder,
@@ -239,7 +249,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         default_seconds = record_seconds(default.run_secs)
         if keep_best:
             confirm_best(folder, target=target, keep=keep_best, runner=runner,
-                         arguments=arguments)
+                         arguments=arguments, reference=default.mod)
         checked = None
         if runner == "local":
             checked = check_in_process(folder, kernel.mod, default.mod, target, arguments)
@@ -250,6 +260,16 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                                    time.time() - group_start, warm, stopped, checked,
                                    searched))
     return results
+
+
+def _template_for(group: FusionGroup, target, forced):
+    """The group's template: ``forced`` (checked to apply) or the first that matches."""
+    ctx = template_context(group, target)
+    if forced is None:
+        return schedules.choose(ctx)
+    template = schedules.by_name(forced) if isinstance(forced, str) else forced
+    schedules.check_forced(template, ctx, group.name)
+    return template
 
 
 def _progress_reporter(progress):
@@ -293,6 +313,7 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
     commit = CommitRound(database, workload, target, log, records)  # once each, checked
     warm = warm_start(model, database, mod, target, space) if done < trials else 0
     stopped = "trials reached"
+    measured_any = False  # a round of this run measured a candidate
     while done < trials:
         if out_of_time():
             stopped = "time budget"
@@ -318,10 +339,15 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
                 "group %s: the search found no unmeasured candidate after %d trials; "
                 "stopping (the template's space is small)", group.name, done)
             break
-        if valid == valid_before:
+        if valid == valid_before and not measured_any:  # nothing works: say so, loudly
             raise TuningError(
                 f"group {group.name}: a round of {n} trials measured nothing (every "
-                f"candidate failed to build or run); see {folder / 'work' / 'logs'}")
+                f"candidate failed to build or run); see {folder / 'trials.jsonl'}")
+        if valid == valid_before:  # earlier rounds measured: bad candidates, not a bad setup
+            logging.getLogger(__name__).warning(
+                "group %s: every candidate of a round of %d trials failed (reasons in %s); "
+                "the search goes on", group.name, n, folder / "trials.jsonl")
+        measured_any |= valid > valid_before
         done, valid_before = now, valid
         if progress:
             progress(done, _best_seconds(database, mod, target), done - before)
