@@ -2,6 +2,11 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# `pytest --hypothesis-profile=long tests/fuzz`: the graph fuzzer (tests/fuzz) draws this many
+# fresh examples instead of its 50 fixed ones; every other hypothesis test sets its own count.
+settings.register_profile("long", max_examples=1000, deadline=None)
 
 
 @pytest.fixture
