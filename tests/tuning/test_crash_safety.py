@@ -11,6 +11,8 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -57,10 +59,10 @@ def test_sigkill_tune_at_random_moments_then_rerun_loses_and_duplicates_nothing(
             kill_number % 3]
         process, before = start(*args), _records(folder)
         if kill_number % 3 == 0:
-            time.sleep(rng.uniform(0.5, 7.0))
+            time.sleep(rng.uniform(0.5, 5.0))
         elif kill_number % 3 == 1:  # a round committing or running
             wait_until(lambda n=before: _records(folder) > n, process)
-            time.sleep(rng.uniform(0.0, 2.5))
+            time.sleep(rng.uniform(0.0, 2.0))
         else:  # every trial recorded: the check and the verdict's write
             wait_until(lambda: _records(folder) == TRIALS, process)
             time.sleep(rng.uniform(0.0, 0.7))
@@ -166,7 +168,7 @@ def test_a_corrupted_line_is_skipped_with_one_warning_then_moved_aside(
             database = open_database(folder)
             trials = read_trials(folder)
     (message,) = _warnings_about(caught, path)  # ONE warning, naming the file and the line
-    assert message.startswith(f"{path} line {number}: "), message
+    assert message.startswith(f"{path}:{number}: "), message
     assert "tvm-fusion tune" in message  # what to do
     assert path.read_bytes() == corrupted  # a reader changes nothing
     assert len(database) == readable and len(trials) == 4
@@ -175,7 +177,7 @@ def test_a_corrupted_line_is_skipped_with_one_warning_then_moved_aside(
         database = open_database(folder, _mod())
         TrialLog(folder, knobs_of=dict, unlogged=4)
     (message,) = _warnings_about(caught, path)
-    assert message.startswith(f"{path} line {number}: ") and ".skipped" in message, message
+    assert message.startswith(f"{path}:{number}: ") and ".skipped" in message, message
     assert len(database) == (4 if name == WORKLOAD_FILE else readable)  # its records kept
     aside = path.with_name(name + ".skipped").read_text().splitlines()
     assert len(aside) == 1 and aside[0] in corrupted.decode(errors="replace")
@@ -203,7 +205,7 @@ def test_tuning_and_compile_go_on_over_corrupted_lines(tuned, tmp_path):
     arrays = workloads.inputs("W1s")
     np.testing.assert_allclose(compiled(**arrays)[0], workloads.reference("W1s", arrays),
                                rtol=1e-5, atol=1e-6)
-    with pytest.warns(RecordsWarning, match=r"line (2|3|5): .*moved to .*\.skipped"):
+    with pytest.warns(RecordsWarning, match=r":(2|3|5): .*moved to .*\.skipped"):
         (result,) = tune(graph, trials=4, log_dir=logs)
     final = check_folder(folder, finished=True)  # whole lines, no duplicate
     assert len(final) == result.trials == 4 and {records[0], *records[2:]} <= set(final)
@@ -280,3 +282,24 @@ if os.environ.get("TVM_FUSION_CRASH_BATCH") == "1":  # opt-in: a few minutes
         assert len(records) == TRIALS and kept <= set(records), seed
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert [job["status"] for job in summary["jobs"]] == ["done"]
+
+
+def test_a_half_written_round_keeps_its_whole_lines_and_names_the_limit(tmp_path):
+    """A write cut by `ulimit -f` (a real RLIMIT_FSIZE in a child process, EFBIG): the whole
+    lines of the round stay, the half one is cut off, and the error names the limit."""
+    path = tmp_path / RECORD_FILE
+    path.write_text("[1]\n[2]\n")
+    code = (f"import os, pathlib, resource\n"
+            f"from tvm_fusion.tuning.durable import AppendCheck, RecordsWriteError\n"
+            f"path = pathlib.Path({str(path)!r})\n"
+            f"check = AppendCheck(path)\n"
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))\n"
+            f"fd = os.open(path, os.O_WRONLY | os.O_APPEND)\n"
+            f"os.write(fd, b'[3]\\n[4444444444]\\n')  # as the C++ writer: no error seen\n"
+            f"try:\n    check.committed(2)\nexcept RecordsWriteError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == (f"file size limit reached writing {path}: [Errno 27] File too large; raise "
+                   "the limit (ulimit -f) or free space and rerun; records up to trial 3 are "
+                   "kept\n")
+    assert path.read_text() == "[1]\n[2]\n[3]\n"

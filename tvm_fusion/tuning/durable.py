@@ -98,7 +98,7 @@ def warn_line(path: Path, number: int, line: str, message: str) -> None:
     key = (str(path), number, hashlib.sha256(line.encode()).hexdigest(), message)
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(f"{path} line {number}: {message}", RecordsWarning, stacklevel=3)
+        warnings.warn(f"{path}:{number}: {message}", RecordsWarning, stacklevel=3)
 
 
 def split_lines(path: Path, problem: Callable[[str], str | None]
@@ -172,8 +172,8 @@ class AppendCheck:
             return 0
 
     def committed(self, count: int) -> None:
-        """``count`` lines were just appended: check they are there, complete, and durable;
-        else cut the file back to its last complete line and raise RecordsWriteError."""
+        """``count`` lines were just appended: check they are there and make them durable;
+        else cut the file back to its last whole line and raise RecordsWriteError."""
         try:
             regular = stat.S_ISREG(os.stat(self.path).st_mode)
         except FileNotFoundError:
@@ -182,27 +182,41 @@ class AppendCheck:
             with open(self.path, "rb") as f:
                 f.seek(self.size)
                 tail = f.read()
-            if tail.count(b"\n") == count and (not tail or tail.endswith(b"\n")):
+            if tail.count(b"\n") >= count:  # more: another process tunes here too
                 with open(self.path, "rb+") as f:
                     os.fsync(f.fileno())  # the round is on disk, not only in the page cache
-                self.size, self.lines = self.size + len(tail), self.lines + count
+                self.size, self.lines = self.size + len(tail), self.lines + tail.count(b"\n")
                 return
+            whole = tail[:tail.rfind(b"\n") + 1]  # the round's whole lines stay, not a half one
+            self.size, self.lines = self.size + len(whole), self.lines + whole.count(b"\n")
         raise self._failure(regular)
 
     def _failure(self, regular: bool) -> RecordsWriteError:
+        error = self._probe(regular)
         if regular:
             os.truncate(self.path, self.size)  # no half line for the next reader or append
-        try:  # the writer hid why: ask the file system with one byte of our own
-            with open(self.path, "ab") as f:
-                f.write(b"\n")
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as err:
-            return write_failure(self.path, err, self.kept())
-        finally:
-            if regular:
-                os.truncate(self.path, self.size)
+        if error is not None:
+            return write_failure(self.path, error, self.kept())
         return RecordsWriteError(
             f"records were not written to {self.path} (MetaSchedule's writer reports no "
             f"error: a full disk?); free space and rerun; records up to trial {self.kept()} "
             "are kept")
+
+    def _probe(self, regular: bool) -> OSError | None:
+        """The writer hid why: ask the file system with a write of our own, big enough to
+        need new blocks (a byte fits in the last one even on a full disk), then cut it off."""
+        end = self._size()
+        try:
+            with open(self.path, "ab") as f:
+                f.write(b"\n" * PROBE_BYTES)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            return err
+        finally:
+            if regular:
+                os.truncate(self.path, end)
+        return None
+
+
+PROBE_BYTES = 1 << 16
