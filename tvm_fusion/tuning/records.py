@@ -78,7 +78,7 @@ def workload_problem(line: str) -> str | None:
     try:
         value = json.loads(line)
     except ValueError as err:
-        return f"not JSON ({err.msg} at column {err.colno})"
+        return f"not JSON ({err.msg}, column {err.colno})"
     if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str)
                                                                 for v in value)):
         return "not a MetaSchedule workload [structural hash, module]"
@@ -92,7 +92,7 @@ def record_problem(line: str, workloads: int) -> str | None:
     try:
         value = json.loads(line)
     except ValueError as err:
-        return f"not JSON ({err.msg} at column {err.colno})"
+        return f"not JSON ({err.msg}, column {err.colno})"
     if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int and
             isinstance(value[1], list) and len(value[1]) == 4 and
             isinstance(value[1][0], list)):

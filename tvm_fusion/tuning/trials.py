@@ -46,7 +46,7 @@ def trial_problems():
         try:
             trial = json.loads(line)
         except ValueError as err:
-            return f"not JSON ({err.msg} at column {err.colno})"
+            return f"not JSON ({err.msg}, column {err.colno})"
         if not isinstance(trial, dict) or type(trial.get("trial")) is not int:
             return "not a trial (a JSON object with a trial number)"
         if trial["trial"] in seen:
