@@ -4,36 +4,57 @@
 ``from_onnx`` supports (``test_onnx_conformance.py``). Every in-scope case either passes or is
 listed here; a listed case must still be rejected with an ``OnnxImportError`` that names the
 reason (a stale entry fails the test). Reasons start with a tag the test checks in the error:
-``dtype X`` (the ONNX type X is named), ``zero-size``, ``sequence`` / ``optional`` (not a tensor).
+``dtype X`` (the ONNX type X is named), ``zero-size``, ``sequence`` / ``optional`` (not a tensor),
+``dynamic`` (an input that must be constant is computed from a graph input), ``unsupported: TEXT``
+(the error says TEXT), ``numerics: RTOL``: the case is imported and run, and its outputs match
+within relative tolerance RTOL but not the default (an exclusion that starts matching fails as
+stale too).
 """
 
 from __future__ import annotations
 
-SUPPORTED_DTYPES = "bool, int32, int64, float16, float32"
+SUPPORTED_DTYPES = ("bool, int8/16/32/64, uint8/16/32/64, float16, bfloat16, float32, "
+                    "float64")
 
 
 def _dtype(onnx_type: str) -> str:
-    return f"dtype {onnx_type}: not a tvm-fusion dtype (only {SUPPORTED_DTYPES})"
+    return (f"dtype {onnx_type}: not a tvm-fusion dtype (only {SUPPORTED_DTYPES}): the 8-, 4- "
+            "and 2-bit types (float8, float4, int4, int2, e8m0) have no arithmetic in TVM's "
+            "CPU code generation and would need their own conversions")
 
 
-ZERO_SIZE = "zero-size: the case has an empty tensor; tvm-fusion tensors have no zero-size axes"
+ZERO_SIZE = "zero-size: the case has an empty tensor that this op's converter refuses"
+_RESHAPE_ZERO = ("zero-size: Reshape with allowzero=1 to a shape with a 0 needs Graph.reshape "
+                 "to take 0 as a size, not as 'copy the input dimension'")
 SEQUENCE = "sequence: the input is a sequence of tensors; tvm-fusion imports tensors only"
 OPTIONAL = "optional: the input is an optional value; tvm-fusion imports tensors only"
 
+DYNAMIC = ("dynamic: the pads / bounds are computed from the graph input 'shape' (a run-time "
+           "value); tvm-fusion compiles for constant pads and slice bounds")
+_PAD_MODE = "unsupported: Pad mode '{}' is not supported (only 'constant')"
+_SPLIT_EMPTY = (ZERO_SIZE + " (the Split of the function body makes an empty piece, as does a "
+                "rotary embedding over the whole head)")
+
 EXCLUDED: dict[str, str] = {
-    # ----- dtypes tvm-fusion lacks: int8/16, uint*, double, bfloat16, float8/4, int4/2, e8m0
-    "test_add_int8": _dtype("INT8"),
-    "test_add_int16": _dtype("INT16"),
-    "test_add_uint8": _dtype("UINT8"),
-    "test_add_uint16": _dtype("UINT16"),
-    "test_add_uint32": _dtype("UINT32"),
-    "test_add_uint64": _dtype("UINT64"),
-    "test_cast_FLOAT_to_DOUBLE": _dtype("DOUBLE"),
-    "test_cast_FLOAT16_to_DOUBLE": _dtype("DOUBLE"),
-    "test_cast_DOUBLE_to_FLOAT": _dtype("DOUBLE"),
-    "test_cast_DOUBLE_to_FLOAT16": _dtype("DOUBLE"),
-    "test_cast_FLOAT_to_BFLOAT16": _dtype("BFLOAT16"),
-    "test_cast_BFLOAT16_to_FLOAT": _dtype("BFLOAT16"),
+    # ----- layout ops: modes, batch_dims and run-time bounds tvm-fusion does not take
+    **{f"test_center_crop_pad_{v}_expanded": DYNAMIC
+       for v in ("crop", "pad", "crop_and_pad", "crop_axes_hwc", "crop_negative_axes_hwc",
+                 "crop_axes_chw")},
+    "test_edge_pad": _PAD_MODE.format("edge"),
+    "test_reflect_pad": _PAD_MODE.format("reflect"),
+    "test_wrap_pad": _PAD_MODE.format("wrap"),
+    "test_gathernd_example_int32_batch_dim1": ("unsupported: GatherND batch_dims=1 is not "
+                                               "supported (only 0)"),
+    "test_slice_start_out_of_bounds": ZERO_SIZE,
+    "test_split_zero_size_splits_opset13": ZERO_SIZE,
+    "test_split_zero_size_splits_opset18": ZERO_SIZE,
+    **{f"test_rotary_embedding{v}_expanded": _SPLIT_EMPTY
+       for v in ("", "_3d_input", "_interleaved", "_no_position_ids",
+                 "_no_position_ids_interleaved")},
+    # a sum of 6480 float32 terms (two reductions to a scalar), accumulated in float32 in
+    # loop order; the reference sums pairwise: 2.1e-5 relative
+    "test_nllloss_NCd1d2d3d4d5_mean_weight_expanded": "numerics: 1e-4",
+    # ----- dtypes tvm-fusion lacks: float8, float4, int4, int2, e8m0
     "test_cast_FLOAT_to_FLOAT8E4M3FN": _dtype("FLOAT8E4M3FN"),
     "test_cast_FLOAT16_to_FLOAT8E4M3FN": _dtype("FLOAT8E4M3FN"),
     "test_cast_FLOAT_to_FLOAT8E4M3FNUZ": _dtype("FLOAT8E4M3FNUZ"),
@@ -86,12 +107,6 @@ EXCLUDED: dict[str, str] = {
     "test_cast_e8m0_FLOAT16_to_FLOAT8E8M0": _dtype("FLOAT8E8M0"),
     "test_cast_e8m0_FLOAT8E8M0_to_FLOAT": _dtype("FLOAT8E8M0"),
     "test_cast_e8m0_FLOAT8E8M0_to_FLOAT16": _dtype("FLOAT8E8M0"),
-    "test_castlike_FLOAT_to_DOUBLE_expanded": _dtype("DOUBLE"),
-    "test_castlike_FLOAT16_to_DOUBLE_expanded": _dtype("DOUBLE"),
-    "test_castlike_DOUBLE_to_FLOAT_expanded": _dtype("DOUBLE"),
-    "test_castlike_DOUBLE_to_FLOAT16_expanded": _dtype("DOUBLE"),
-    "test_castlike_FLOAT_to_BFLOAT16_expanded": _dtype("BFLOAT16"),
-    "test_castlike_BFLOAT16_to_FLOAT_expanded": _dtype("BFLOAT16"),
     "test_castlike_FLOAT_to_FLOAT8E4M3FN_expanded": _dtype("FLOAT8E4M3FN"),
     "test_castlike_FLOAT16_to_FLOAT8E4M3FN_expanded": _dtype("FLOAT8E4M3FN"),
     "test_castlike_FLOAT_to_FLOAT8E4M3FNUZ_expanded": _dtype("FLOAT8E4M3FNUZ"),
@@ -140,63 +155,12 @@ EXCLUDED: dict[str, str] = {
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FNUZ_expanded": _dtype("FLOAT8E4M3FNUZ"),
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2_expanded": _dtype("FLOAT8E5M2"),
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2FNUZ_expanded": _dtype("FLOAT8E5M2FNUZ"),
-    "test_clip_default_int8_inbounds_expanded": _dtype("INT8"),
-    "test_div_int8": _dtype("INT8"),
-    "test_div_int16": _dtype("INT16"),
-    "test_div_uint8": _dtype("UINT8"),
-    "test_div_uint16": _dtype("UINT16"),
-    "test_div_uint32": _dtype("UINT32"),
-    "test_div_uint64": _dtype("UINT64"),
-    "test_max_int8": _dtype("INT8"),
-    "test_max_int16": _dtype("INT16"),
-    "test_max_uint8": _dtype("UINT8"),
-    "test_max_uint16": _dtype("UINT16"),
-    "test_max_uint32": _dtype("UINT32"),
-    "test_max_uint64": _dtype("UINT64"),
-    "test_max_float64": _dtype("DOUBLE"),
-    "test_min_int8": _dtype("INT8"),
-    "test_min_int16": _dtype("INT16"),
-    "test_min_uint8": _dtype("UINT8"),
-    "test_min_uint16": _dtype("UINT16"),
-    "test_min_uint32": _dtype("UINT32"),
-    "test_min_uint64": _dtype("UINT64"),
-    "test_min_float64": _dtype("DOUBLE"),
-    "test_mul_int8": _dtype("INT8"),
-    "test_mul_int16": _dtype("INT16"),
-    "test_mul_uint8": _dtype("UINT8"),
-    "test_mul_uint16": _dtype("UINT16"),
-    "test_mul_uint32": _dtype("UINT32"),
-    "test_mul_uint64": _dtype("UINT64"),
-    "test_sub_int8": _dtype("INT8"),
-    "test_sub_int16": _dtype("INT16"),
-    "test_sub_uint8": _dtype("UINT8"),
-    "test_sub_uint16": _dtype("UINT16"),
-    "test_sub_uint32": _dtype("UINT32"),
-    "test_sub_uint64": _dtype("UINT64"),
     # ----- empty tensors
-    "test_castlike_FLOAT_to_FLOAT16_expanded": ZERO_SIZE,
-    "test_castlike_FLOAT16_to_FLOAT_expanded": ZERO_SIZE,
-    "test_reduce_l1_empty_set_expanded": ZERO_SIZE,
-    "test_reduce_max_empty_set": ZERO_SIZE,
-    "test_reduce_max_empty_set_bool": ZERO_SIZE,
-    "test_reduce_min_empty_set": ZERO_SIZE,
-    "test_reduce_prod_empty_set": ZERO_SIZE,
-    "test_reduce_sum_empty_set": ZERO_SIZE,
-    "test_reduce_sum_empty_set_non_reduced_axis_zero": ZERO_SIZE,
-    "test_reduce_sum_square_empty_set_expanded": ZERO_SIZE,
-    "test_reshape_allowzero_reordered": ZERO_SIZE,
+    "test_reshape_allowzero_reordered": _RESHAPE_ZERO,
     # ----- inputs that are not tensors
     "test_identity_sequence": SEQUENCE,
     "test_identity_opt": OPTIONAL,
     # ----- cases of CastLike, Clip, ConstantOfShape, Range, Shape and the composite reductions
-    "test_castlike_FLOAT_to_FLOAT16": ZERO_SIZE,
-    "test_castlike_FLOAT_to_DOUBLE": _dtype("DOUBLE"),
-    "test_castlike_FLOAT16_to_FLOAT": ZERO_SIZE,
-    "test_castlike_FLOAT16_to_DOUBLE": _dtype("DOUBLE"),
-    "test_castlike_DOUBLE_to_FLOAT": _dtype("DOUBLE"),
-    "test_castlike_DOUBLE_to_FLOAT16": _dtype("DOUBLE"),
-    "test_castlike_FLOAT_to_BFLOAT16": _dtype("BFLOAT16"),
-    "test_castlike_BFLOAT16_to_FLOAT": _dtype("BFLOAT16"),
     "test_castlike_FLOAT_to_FLOAT8E4M3FN": _dtype("FLOAT8E4M3FN"),
     "test_castlike_FLOAT16_to_FLOAT8E4M3FN": _dtype("FLOAT8E4M3FN"),
     "test_castlike_FLOAT_to_FLOAT8E4M3FNUZ": _dtype("FLOAT8E4M3FNUZ"),
@@ -245,14 +209,4 @@ EXCLUDED: dict[str, str] = {
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FNUZ": _dtype("FLOAT8E4M3FNUZ"),
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2": _dtype("FLOAT8E5M2"),
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2FNUZ": _dtype("FLOAT8E5M2FNUZ"),
-    "test_clip_default_int8_min": _dtype("INT8"),
-    "test_clip_default_int8_max": _dtype("INT8"),
-    "test_clip_default_int8_inbounds": _dtype("INT8"),
-    "test_constantofshape_int_shape_zero": ZERO_SIZE,
-    "test_range_bfloat16_type_positive_delta": _dtype("BFLOAT16"),
-    "test_reduce_l1_empty_set": ZERO_SIZE,
-    "test_reduce_l2_empty_set": ZERO_SIZE,
-    "test_reduce_l2_empty_set_expanded": ZERO_SIZE,
-    "test_reduce_sum_square_empty_set": ZERO_SIZE,
-    "test_shape_start_greater_than_end": ZERO_SIZE,
 }

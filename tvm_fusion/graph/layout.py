@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from .core import GraphError, Tensor, _check_shape, format_shape
+from .core import FLOAT_DTYPES, INT_DTYPES, GraphError, Tensor, _check_shape, format_shape
 
-PAD_VALUE = {"bool": bool, "int32": int, "int64": int, "float16": float, "float32": float}
+PAD_VALUE = {"bool": bool, **dict.fromkeys(INT_DTYPES, int), **dict.fromkeys(FLOAT_DTYPES, float)}
 
 LAYOUT_OPS = ("transpose", "reshape", "broadcast_to", "slice", "concat", "pad")
 
@@ -89,7 +89,8 @@ class LayoutOps:
                 raise GraphError(f"{what}: axis {axis} [{start}:{end}:{stride}] is empty; "
                                  "tvm-fusion tensors have no zero-size dimensions")
             begin[d], step[d], shape[d] = first, stride, length
-        attrs = {"begin": tuple(begin), "step": tuple(step)}
+        # the shape too: the build cache keys kernels by input shapes and attributes
+        attrs = {"begin": tuple(begin), "step": tuple(step), "shape": tuple(shape)}
         return self._add_node("slice", name, (x,), attrs, tuple(shape), x.dtype)
 
     def concat(self, tensors, axis: int, *, name: str | None = None) -> Tensor:

@@ -1,6 +1,7 @@
 """One small converter per ONNX op type: ``CONVERTERS = {"ReduceSum": reduce_sum, ...}``,
 collected from one module per op family (``elementwise``, ``reduce``, ``normalization``
-(softmax, norms, composite reductions), ``layout``, ``scatter``, ``constants``, ``shapes``):
+(softmax, norms, composite reductions), ``layout``, ``slicing`` (Slice, Concat, Split,
+Pad), ``gather``, ``scatter``, ``constants``, ``shapes``):
 to add an op type, copy a neighbour in its family and add it to that module's ``CONVERTERS``
 (and ``STATIC_INPUTS`` for inputs that must be constants).
 
@@ -16,10 +17,21 @@ a numpy array (a constant, for ``Constant``). Bad attribute values raise :class:
 
 from __future__ import annotations
 
-from . import constants, elementwise, layout, normalization, reduce, scatter, shapes
+from . import (
+    constants,
+    elementwise,
+    gather,
+    layout,
+    normalization,
+    reduce,
+    scatter,
+    shapes,
+    slicing,
+)
 from .common import DTYPES, ConvertError, axis_index, ints, onnx_type_name, to_dtype
 
-_FAMILIES = (elementwise, reduce, normalization, layout, scatter, constants, shapes)
+_FAMILIES = (elementwise, reduce, normalization, layout, slicing, gather, scatter, constants,
+             shapes)
 CONVERTERS = {op: fn for family in _FAMILIES for op, fn in family.CONVERTERS.items()}
 # inputs (by position) that must be constants in the model: shapes and axes
 STATIC_INPUTS = {op: pos for family in _FAMILIES for op, pos in family.STATIC_INPUTS.items()}
