@@ -84,6 +84,22 @@ def merge_after_reduction_reason(ctx: TemplateContext, name: str) -> str | None:
     if strided:
         return (f"{name}: slice '{strided}' strides after the reduction (compute-at needs "
                 "unit strides: 'CanProveEqual(IntegerAbs(source->scale), 1)')")
+    widened = widened_after_reduction(ctx)
+    if widened:
+        return (f"{name}: {widened} follows the reduction and writes positions the reduction "
+                "does not produce (computed at the reduction's loop, they stay unwritten)")
+    return None
+
+
+def widened_after_reduction(ctx: TemplateContext) -> str | None:
+    """The first pad (growing an axis) or concat after a reduction, as "op 'name'"."""
+    downstream = False
+    for node, family in zip(ctx.nodes, ctx.families):
+        downstream |= family == "reduce"
+        grows = node.op == "concat" or node.op == "pad" and any(
+            p > 0 for p in node.attrs["before"] + node.attrs["after"])
+        if downstream and grows:
+            return f"{node.op} '{node.name}'"
     return None
 
 

@@ -106,3 +106,31 @@ def test_strided_slice_after_a_reduction(shape, axes, starts, ends, steps, templ
     (out,) = fn(x=data)
     (expected,) = tf.reference.run(g, {"x": data})
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, axes, keepdims", [
+    ((7, 1), (0,), False), ((4, 9), (1,), True), ((5, 6, 7), (1,), False)])
+@pytest.mark.parametrize("widen", ["pad", "concat", "crop"])
+def test_pad_or_concat_after_a_reduction(shape, axes, keepdims, widen, rng):
+    """A pad after a reduction was computed at the reduction's loop, which covers only the
+    positions the reduction produces: the padding was never written (garbage such as 1.8e28
+    where 9.0 was due) -- silently wrong. A concat there failed to schedule ("TensorRegion
+    pattern match failed: v_i0 - 1"). The reduction templates now refuse both (fallback by
+    matching); a pad that only crops still fuses."""
+    g = tf.Graph()
+    x = g.input("x", shape, "float32")
+    r = g.reduce_sum(x, axes=axes, keepdims=keepdims)
+    if widen == "pad":
+        y = g.pad(r, [1] + [0] * (2 * r.ndim - 2) + [2], value=9.0)
+    elif widen == "concat":
+        y = g.concat([r, g.abs(r)], axis=-1)
+    else:
+        y = g.pad(r, [0] * (2 * r.ndim - 1) + [-1]) if r.shape[-1] > 1 else g.abs(r)
+    g.output(y)
+    fn = tf.compile(g)
+    assert [k.schedule for k in fn.kernels] == ["reduction-rooted" if widen == "crop" else
+                                                "fallback"]
+    data = rng.standard_normal(shape).astype("float32")
+    (out,) = fn(x=data)
+    (expected,) = tf.reference.run(g, {"x": data})
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
