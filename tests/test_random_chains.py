@@ -23,7 +23,9 @@ MAX_ELEMENTS = 2048
 DIMS = (1, 2, 3, 5, 7, 13)
 FAMILIES = ("unary", "binary", "cast", "reduce", "transpose", "reshape", "broadcast",
             "scatter_nd", "scatter_elements")
-INEXACT_UNARY = ("exp", "sqrt", "sigmoid", "tanh")
+INEXACT_UNARY = ("exp", "log", "sqrt", "sigmoid", "tanh", "erf")
+STEP_UNARY = ("floor", "ceil", "round", "sign")  # jump at a boundary: only of exact values
+BOOL_UNARY = ("isnan", "isinf", "logical_not")
 
 
 @dataclass
@@ -48,24 +50,39 @@ class Chain:
 
 
 def _unary(draw, c, x):
-    ops = [op for op, dtypes in UNARY_OPS.items() if x.dtype in dtypes]
+    ops = [op for op, dtypes in UNARY_OPS.items()
+           if x.dtype in dtypes and (c.exact or op not in STEP_UNARY)]
     op = draw(st.sampled_from(ops))
     if op in INEXACT_UNARY:
         c.exact = False
-    if op == "sqrt":  # keep NaN out of the chain: max/min reductions do not propagate it
+    if op in ("sqrt", "log"):  # keep NaN and -inf out of the chain (cancellations)
         x = c.graph.abs(x)
-    return getattr(c.graph, op)(x)
+    if op == "log":
+        x = c.graph.add(x, c.graph.constant(np.ones((), x.dtype)))
+    y = getattr(c.graph, op)(x)
+    if op in BOOL_UNARY:  # bool has no arithmetic: come back to a number right away
+        y = c.graph.cast(y, draw(st.sampled_from(["float32", "int32"])))
+    return y
 
 
 def _binary(draw, c, x):
-    op = draw(st.sampled_from(("add", "sub", "mul", "div", "maximum", "minimum")))
-    if x.dtype.startswith("int") and op == "mul" and not c.exact:
+    op = draw(st.sampled_from(("add", "sub", "mul", "div", "maximum", "minimum", "pow", "mod")))
+    if x.dtype.startswith("int") and op in ("mul", "pow") and not c.exact:
         op = "add"
+    if op == "pow":  # a positive base to a power in [-1.5, 1.5]: no NaN, no overflow
+        if x.dtype.startswith("int"):  # integer powers overflow: the float chain has them
+            return c.graph.add(x, x)
+        base = c.graph.add(c.graph.abs(x), c.graph.constant(np.ones((), x.dtype)))
+        c.exact = False
+        return c.graph.pow(base, c.new_input(x.shape[-1:], x.dtype,
+                                             c.rng.uniform(-1.5, 1.5, x.shape[-1:])))
+    if op == "mod" and not c.exact:  # jumps by the divisor: only of exact values
+        op = "sub"
     keep = draw(st.lists(st.booleans(), min_size=x.ndim, max_size=x.ndim))
     drop = draw(st.integers(0, x.ndim))
     shape = tuple(d if k else 1 for d, k in zip(x.shape, keep))[drop:]
     values = None
-    if op == "div":  # divisor magnitude in [1, 3] (ints) or [0.5, 2] (floats), either sign
+    if op in ("div", "mod"):  # divisor magnitude in [1, 3] (ints) or [0.5, 2] (floats)
         sign = c.rng.choice([-1, 1], size=shape)
         if x.dtype.startswith("int"):
             values = sign * c.rng.integers(1, 4, size=shape)

@@ -8,17 +8,20 @@ applies updates in index order (``ufunc.at``), so duplicates combine sequentiall
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+import ml_dtypes
 import numpy as np
 
 from .graph import Graph, Node
 
 F32 = np.float32
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)  # like fp16: math and sums in fp32, rounded once
 
 
 def _wide(x: np.ndarray) -> np.ndarray:
-    return x.astype(F32) if x.dtype == np.float16 else x
+    return x.astype(F32) if x.dtype in (np.float16, BFLOAT16) else x
 
 
 def _div(a, b):
@@ -36,11 +39,31 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _power(a, b):
+    """``np.power(a, b)`` in ``a``'s dtype (ONNX Pow); integers to integer powers in float64,
+    truncated (onnxruntime's way: a negative exponent gives the truncated real power, which
+    numpy refuses; a result beyond the dtype's range is undefined)."""
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        return np.power(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+    return np.power(a, b).astype(a.dtype)
+
+
+def _isinf(node: Node, x):
+    negative, positive = node.attrs["detect_negative"], node.attrs["detect_positive"]
+    return (negative & np.isneginf(x)) | (positive & np.isposinf(x))
+
+
 def _reduce(kind: str):
     def run(node: Node, x: np.ndarray) -> np.ndarray:
         axes, keep = node.attrs["axes"], node.attrs["keepdims"]
-        if kind in ("max", "min"):
-            return getattr(np, kind)(x, axis=axes, keepdims=keep)
+        if kind in ("max", "min"):  # over no elements: the lowest / highest value (ONNX)
+            initial = {"max": -np.inf, "min": np.inf}[kind] if x.dtype.kind in "fV" else \
+                getattr(np.iinfo(x.dtype), "min" if kind == "max" else "max")
+            return getattr(np, kind)(x, axis=axes, keepdims=keep,
+                                     **({"initial": initial} if x.size == 0 else {}))
         if kind == "mean" and np.issubdtype(x.dtype, np.integer):
             total = np.sum(x, axis=axes, keepdims=keep, dtype=x.dtype)
             count = np.array(int(np.prod([x.shape[a] for a in axes])), dtype=x.dtype)
@@ -131,6 +154,17 @@ NUMPY: dict[str, Callable] = {
     "div": lambda n, a, b: _div(a, b),
     "maximum": lambda n, a, b: np.maximum(a, b),
     "minimum": lambda n, a, b: np.minimum(a, b),
+    "pow": lambda n, a, b: _power(a, b),
+    "mod": lambda n, a, b: np.fmod(a, b) if n.attrs["fmod"] else np.mod(a, b),
+    "equal": lambda n, a, b: np.equal(a, b),
+    "less": lambda n, a, b: np.less(a, b),
+    "less_equal": lambda n, a, b: np.less_equal(a, b),
+    "greater": lambda n, a, b: np.greater(a, b),
+    "greater_equal": lambda n, a, b: np.greater_equal(a, b),
+    "logical_and": lambda n, a, b: np.logical_and(a, b),
+    "logical_or": lambda n, a, b: np.logical_or(a, b),
+    "logical_xor": lambda n, a, b: np.logical_xor(a, b),
+    "where": lambda n, c, a, b: np.where(c, a, b),
     "neg": lambda n, x: -x,
     "abs": lambda n, x: np.abs(x),
     "relu": lambda n, x: np.maximum(x, np.zeros((), x.dtype)),
@@ -138,6 +172,15 @@ NUMPY: dict[str, Callable] = {
     "sqrt": lambda n, x: _unary_float(np.sqrt)(x),
     "sigmoid": lambda n, x: _unary_float(_sigmoid)(x),
     "tanh": lambda n, x: _unary_float(np.tanh)(x),
+    "log": lambda n, x: _unary_float(np.log)(x),
+    "erf": lambda n, x: _unary_float(_erf)(x),
+    "floor": lambda n, x: np.floor(x),
+    "ceil": lambda n, x: np.ceil(x),
+    "round": lambda n, x: np.round(x),  # halves to even
+    "sign": lambda n, x: np.sign(x),
+    "isnan": lambda n, x: np.isnan(x),
+    "isinf": _isinf,
+    "logical_not": lambda n, x: np.logical_not(x),
     "cast": lambda n, x: x.astype(n.attrs["dtype"]),
     "reduce_sum": _reduce("sum"),
     "reduce_max": _reduce("max"),

@@ -12,6 +12,8 @@ flushed early.
 
 from __future__ import annotations
 
+import math
+
 from tvm import tirx
 
 F32 = "float32"
@@ -53,3 +55,60 @@ def exp_f32(x):
 def sigmoid_f32(x):
     """``1 / (1 + exp(-x))`` with the vectorisable exp (NaN and +-inf as IEEE says)."""
     return _c(1.0) / (_c(1.0) + exp_f32(-x))
+
+
+LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+            1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+            3.3333331174e-1)
+SQRT_HALF, SMALLEST_NORMAL = 0.707106781186547524, 1.17549435e-38
+
+
+def log_f32(x):
+    """``log(x)`` for a float32 TIR expression, vectorisable: Cephes' ``logf`` (the exponent
+    and mantissa from the bits, a subnormal scaled by 2**23 first, ``m`` in
+    [sqrt(1/2), sqrt(2)), a degree-8 polynomial in ``m - 1``; ~1 ulp). ``log(0)`` is -inf,
+    ``log(inf)`` inf, a negative number or -inf NaN, a NaN stays itself."""
+    i32 = "int32"
+    tiny = x < _c(SMALLEST_NORMAL)
+    scaled = tirx.Select(tiny, x * _c(8388608.0), x)
+    bits = tirx.reinterpret(i32, scaled)
+    exponent = tirx.shift_right(bits, tirx.const(23, i32)) - tirx.Select(
+        tiny, tirx.const(149, i32), tirx.const(126, i32))
+    mantissa = tirx.reinterpret(F32, tirx.bitwise_or(tirx.bitwise_and(
+        bits, tirx.const(0x007FFFFF, i32)), tirx.const(0x3F000000, i32)))  # in [0.5, 1)
+    low = mantissa < _c(SQRT_HALF)
+    exponent = exponent - tirx.Select(low, tirx.const(1, i32), tirx.const(0, i32))
+    m = tirx.Select(low, mantissa + mantissa, mantissa) - _c(1.0)
+    z = m * m
+    poly = _c(LOG_POLY[0])
+    for coefficient in LOG_POLY[1:]:
+        poly = poly * m + _c(coefficient)
+    e = exponent.astype(F32)
+    y = poly * m * z + e * _c(LN2_LO) - _c(0.5) * z
+    value = m + y + e * _c(LN2_HI)
+    value = tirx.Select(tirx.EQ(x, _c(math.inf)), x, value)
+    value = tirx.Select(tirx.EQ(x, _c(0.0)), _c(-math.inf), value)
+    value = tirx.Select(x < _c(0.0), _c(math.nan), value)
+    return tirx.Select(tirx.isnan(x), x, value)
+
+
+# erf as an odd rational function on [-4, 4] (beyond, erf rounds to +-1 in float32): the
+# approximation of Eigen and TVM's topi.fast_erf; within 7 ulp (4.2e-7) of math.erf
+ERF_NUMERATOR = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+                 -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+                 -1.60960333262415e-02)
+ERF_DENOMINATOR = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+                   -7.37332916720468e-03, -1.42647390514189e-02)
+
+
+def erf_f32(x):
+    """``erf(x)`` for a float32 TIR expression, vectorisable (libm's ``erff`` is one call per
+    lane); a NaN stays itself."""
+    clamped = tirx.max(tirx.min(x, _c(4.0)), _c(-4.0))
+    square = clamped * clamped
+    numerator, denominator = _c(ERF_NUMERATOR[0]), _c(ERF_DENOMINATOR[0])
+    for coefficient in ERF_NUMERATOR[1:]:
+        numerator = numerator * square + _c(coefficient)
+    for coefficient in ERF_DENOMINATOR[1:]:
+        denominator = denominator * square + _c(coefficient)
+    return tirx.Select(tirx.isnan(x), x, clamped * numerator / denominator)

@@ -1,13 +1,13 @@
-"""Element-wise converters: binary and variadic arithmetic, unary math, Cast, Identity, and
-the ops ONNX defines by a function body of those (CastLike, Reciprocal, Clip, HardSigmoid,
-HardSwish)."""
+"""Element-wise converters: binary and variadic arithmetic, comparisons, logical ops, Where,
+unary math, Cast, Identity, and the ops ONNX defines by a function body of those (CastLike,
+Reciprocal, Clip, HardSigmoid, HardSwish, LeakyRelu, Elu, Softplus)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...graph import Tensor
-from .common import to_dtype
+from ...graph import FLOAT_DTYPES, Tensor
+from .common import ConvertError, to_dtype
 
 
 def _binary(op: str):
@@ -48,12 +48,49 @@ def identity(ctx, x: Tensor) -> Tensor:
     return x
 
 
+def power(ctx, X: Tensor, Y: Tensor) -> Tensor:
+    """``X ** Y`` in X's dtype; a constant exponent of 2 is ``X * X`` (one multiply instead of
+    a ``pow`` call per element; the same correctly rounded square)."""
+    exponent = ctx.g.constants.get(Y.name)
+    if exponent is not None and X.dtype in FLOAT_DTYPES and exponent.size == 1 and \
+            exponent.ndim <= X.ndim and float(exponent.flat[0]) == 2.0:
+        return ctx.g.mul(X, X, name=ctx.out)
+    return ctx.g.pow(X, Y, name=ctx.out)
+
+
+def mod(ctx, A: Tensor, B: Tensor, *, fmod: int = 0) -> Tensor:
+    return ctx.g.mod(A, B, fmod=fmod, name=ctx.out)
+
+
+def erf(ctx, input: Tensor) -> Tensor:
+    """Erf; of an integer tensor (ONNX allows it) through float32, truncated as the reference."""
+    if input.dtype in FLOAT_DTYPES:
+        return ctx.g.erf(input, name=ctx.out)
+    wide = ctx.g.erf(ctx.g.cast(input, "float32", name=ctx.tmp("wide")), name=ctx.tmp("erf"))
+    return ctx.g.cast(wide, input.dtype, name=ctx.out)
+
+
+def is_inf(ctx, X: Tensor, *, detect_negative: int = 1, detect_positive: int = 1) -> Tensor:
+    return ctx.g.isinf(X, detect_negative=bool(detect_negative),
+                       detect_positive=bool(detect_positive), name=ctx.out)
+
+
+def where(ctx, condition: Tensor, X: Tensor, Y: Tensor) -> Tensor:
+    return ctx.g.where(condition, X, Y, name=ctx.out)
+
+
 CONVERTERS = {
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"), "Div": _binary("div"),
-    "Max": _variadic("maximum"), "Min": _variadic("minimum"),
+    "Max": _variadic("maximum"), "Min": _variadic("minimum"), "Pow": power, "Mod": mod,
+    "Equal": _binary("equal"), "Less": _binary("less"), "LessOrEqual": _binary("less_equal"),
+    "Greater": _binary("greater"), "GreaterOrEqual": _binary("greater_equal"),
+    "And": _binary("logical_and"), "Or": _binary("logical_or"), "Xor": _binary("logical_xor"),
+    "Not": _unary("logical_not"), "Where": where,
     "Neg": _unary("neg"), "Abs": _unary("abs"), "Relu": _unary("relu"), "Exp": _unary("exp"),
-    "Sqrt": _unary("sqrt"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
-    "Cast": cast, "Identity": identity,
+    "Log": _unary("log"), "Sqrt": _unary("sqrt"), "Sigmoid": _unary("sigmoid"),
+    "Tanh": _unary("tanh"), "Erf": erf, "Floor": _unary("floor"), "Ceil": _unary("ceil"),
+    "Round": _unary("round"), "Sign": _unary("sign"), "IsNaN": _unary("isnan"),
+    "IsInf": is_inf, "Cast": cast, "Identity": identity,
 }
 STATIC_INPUTS: dict[str, tuple[int, ...]] = {}
 
@@ -101,5 +138,42 @@ def hard_swish(ctx, X: Tensor) -> Tensor:
     return ctx.g.mul(X, gate, name=ctx.out)
 
 
+def _floats(op: str, x: Tensor) -> None:
+    if x.dtype not in FLOAT_DTYPES:
+        raise ConvertError(f"{op}: input '{x.name}' has dtype {x.dtype}, expected one of "
+                           f"{', '.join(FLOAT_DTYPES)}")
+
+
+def leaky_relu(ctx, X: Tensor, *, alpha: float = 0.01) -> Tensor:
+    """``where(x < 0, alpha * x, x)``."""
+    _floats("LeakyRelu", X)
+    negative = ctx.g.less(X, _scalar(ctx, 0, X.dtype, "zero"), name=ctx.tmp("negative"))
+    scaled = ctx.g.mul(_scalar(ctx, alpha, X.dtype, "alpha"), X, name=ctx.tmp("scaled"))
+    return ctx.g.where(negative, scaled, X, name=ctx.out)
+
+
+def elu(ctx, X: Tensor, *, alpha: float = 1.0) -> Tensor:
+    """``where(x < 0, alpha * (exp(x) - 1), x)``."""
+    _floats("Elu", X)
+    negative = ctx.g.less(X, _scalar(ctx, 0, X.dtype, "zero"), name=ctx.tmp("negative"))
+    e = ctx.g.exp(X, name=ctx.tmp("exp"))
+    shifted = ctx.g.sub(e, _scalar(ctx, 1, X.dtype, "one"), name=ctx.tmp("expm1"))
+    scaled = ctx.g.mul(_scalar(ctx, alpha, X.dtype, "alpha"), shifted, name=ctx.tmp("scaled"))
+    return ctx.g.where(negative, scaled, X, name=ctx.out)
+
+
+def softplus(ctx, X: Tensor) -> Tensor:
+    """``log(exp(x) + 1)`` as ``relu(x) + log(exp(-|x|) + 1)``: the function body's value
+    wherever its ``exp`` does not overflow, and ``x`` (not inf) where it does (as the
+    reference's ``logaddexp(0, x)`` and onnxruntime)."""
+    _floats("Softplus", X)
+    magnitude = ctx.g.neg(ctx.g.abs(X, name=ctx.tmp("abs")), name=ctx.tmp("neg_abs"))
+    e = ctx.g.exp(magnitude, name=ctx.tmp("exp"))
+    tail = ctx.g.log(ctx.g.add(e, _scalar(ctx, 1, X.dtype, "one"), name=ctx.tmp("exp_1")),
+                     name=ctx.tmp("log"))
+    return ctx.g.add(ctx.g.relu(X, name=ctx.tmp("relu")), tail, name=ctx.out)
+
+
+CONVERTERS.update({"LeakyRelu": leaky_relu, "Elu": elu, "Softplus": softplus})
 CONVERTERS.update({"CastLike": cast_like, "Reciprocal": reciprocal, "Clip": clip,
                    "HardSigmoid": hard_sigmoid, "HardSwish": hard_swish})

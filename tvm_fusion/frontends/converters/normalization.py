@@ -123,7 +123,12 @@ def _composite(kind: str):
             axes = list(range(data.ndim))
         if kind in ("l2", "log_sum", "log_sum_exp"):
             _floats(f"Reduce{kind}", data)
-        if kind == "log_sum_exp":  # log(sum(exp(x - max))) + max, the stable form
+        if kind == "log_sum_exp" and data.dtype == "float64":  # the function body as is
+            e = ctx.g.exp(data, name=ctx.tmp("exp"))
+            total = ctx.g.reduce_sum(e, axes, bool(keepdims), name=ctx.tmp("sum"))
+            return ctx.g.log(total, name=ctx.out)
+        if kind == "log_sum_exp":  # log(sum(exp(x - max))) + max: the body computes in
+            # float64, where exp does not overflow before 709; this is as exact in float32
             top = ctx.g.reduce_max(data, axes, True, name=ctx.tmp("max"))
             e = ctx.g.exp(ctx.g.sub(data, top, name=ctx.tmp("shifted")), name=ctx.tmp("exp"))
             total = ctx.g.reduce_sum(e, axes, bool(keepdims), name=ctx.tmp("sum"))
@@ -166,7 +171,7 @@ CONVERTERS = {
     "LayerNormalization": layer_normalization, "RMSNormalization": rms_normalization,
     "ReduceL1": _composite("l1"), "ReduceL2": _composite("l2"),
     "ReduceSumSquare": _composite("sum_square"),
+    "LogSoftmax": log_softmax, "ReduceLogSum": _composite("log_sum"),
+    "ReduceLogSumExp": _composite("log_sum_exp"),
 }
-LOG_CONVERTERS = {"LogSoftmax": log_softmax, "ReduceLogSum": _composite("log_sum"),
-                  "ReduceLogSumExp": _composite("log_sum_exp")}  # join CONVERTERS with Log
 STATIC_INPUTS = {op: (1,) for op in CONVERTERS if op.startswith("Reduce")}  # axes
