@@ -122,6 +122,6 @@ def apply(sch, ctx: TemplateContext) -> None:
         sch.tensorize(tile, INTRINSICS[fault])
         return
     # Phase 2 (correct): parallel rows, vectorised tiles of the last axis
-    _, inner = tile_knob(sch, ctx, "vector", columns, 2, 2)  # a space of two: 1 or 2
+    _, inner = tile_knob(sch, ctx, "vector", columns, 8, 16)  # 8 tiles: 1, 2, 3, .., 16
     parallelize(sch, [rows], ctx)
     sch.vectorize(inner)
