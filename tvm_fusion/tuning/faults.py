@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +129,10 @@ class CheckedEvaluator:
 def make_evaluator() -> CheckedEvaluator:
     """An evaluator with its own crash-report file (removed by :func:`remove_files`)."""
     folder = tempfile.mkdtemp(prefix="tvm-fusion-runner-")
-    return CheckedEvaluator(os.path.join(folder, "fault.txt"))
+    evaluator = CheckedEvaluator(os.path.join(folder, "fault.txt"))
+    # a runner nobody closes (a caller's own make_runner) still leaves no folder behind
+    weakref.finalize(evaluator, shutil.rmtree, folder, ignore_errors=True)
+    return evaluator
 
 
 def expect_outputs(evaluator: CheckedEvaluator, arrays: list[np.ndarray],
@@ -141,10 +146,7 @@ def expect_outputs(evaluator: CheckedEvaluator, arrays: list[np.ndarray],
 
 
 def remove_files(evaluator: CheckedEvaluator) -> None:
-    folder = Path(evaluator.crash_file).parent
-    for path in folder.glob("*"):
-        path.unlink(missing_ok=True)
-    folder.rmdir()
+    shutil.rmtree(Path(evaluator.crash_file).parent, ignore_errors=True)
 
 
 def explain(error: str | None, evaluator: CheckedEvaluator | None,
