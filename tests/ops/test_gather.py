@@ -135,3 +135,15 @@ def test_gather_of_a_reduction_is_cut_after_the_reduction(rng):
     arrays = {"x": random_array(rng, (13, 29), "float32", -0.1, 0.1),
               "idx": _indices(rng, (7,), 13, "int32")}
     assert_same(tf.compile(g)(**arrays)[0], reference.run(g, arrays)[0])
+
+
+def test_exported_module_refuses_an_out_of_range_gather_index(tmp_path):
+    fn = tf.compile(_gather_graph("gather"))
+    x, idx = np.zeros((7, 13), "float32"), np.array([[0, 1, 2], [3, -13, 12]])
+    tf.export(fn, tmp_path / "gather", inputs={"x": x, "idx": idx}, repeat=1)
+    module = tf.load(tmp_path / "gather.so")
+    assert_same(module(x=x, idx=idx)[0], fn(x=x, idx=idx)[0])
+    idx[0, 2] = 13
+    with pytest.raises(InputError, match=r"gather 'g': index tensor 'idx' holds 13 at \(0, 2\), "
+                                         r"expected in \[-13, 12\]"):
+        module(x=x, idx=idx)
