@@ -191,7 +191,7 @@ def _replayed(record, mod):
     return replay(record, mod)
 
 
-PLANS = {"wrong": [0, WRONG, 0], "full": [0, SEGFAULT, 0, HANG, 0, WRONG, 0]}
+PLANS = {"wrong": [0, WRONG, 0], "full": [0, SEGFAULT, HANG, WRONG, 0]}  # 7 correct tiles
 ERRORS = {SEGFAULT: "crashed: the kernel killed the runner's worker process (Segmentation "
                     "fault", HANG: "timed out: still running after the runner's timeout of 3 s",
           WRONG: "wrong results: max abs error"}
