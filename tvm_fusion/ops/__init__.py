@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..graph import BINARY_OPS, REDUCE_OPS, SCATTER_OPS, UNARY_OPS, Node
+from ..graph.elementwise import COMPARISON_OPS, LOGICAL_OPS
 from . import elementwise, gather, layout, reduce, scatter
 from .axes import AxisRelation, OutputAxis
 from .scatter import ScatterStage
@@ -25,9 +26,10 @@ class OpDef:
 
 OPS: dict[str, OpDef] = {
     **{op: OpDef("elementwise", elementwise.binary_compute, elementwise.binary_axes)
-       for op in BINARY_OPS},
+       for op in BINARY_OPS + tuple(COMPARISON_OPS) + LOGICAL_OPS},
     **{op: OpDef("elementwise", elementwise.unary_compute, elementwise.unary_axes)
        for op in UNARY_OPS},
+    "where": OpDef("elementwise", elementwise.where_compute, elementwise.binary_axes),
     "cast": OpDef("elementwise", elementwise.cast_compute, elementwise.unary_axes),
     **{op: OpDef("reduce", reduce.reduce_compute, reduce.reduce_axes) for op in REDUCE_OPS},
     "transpose": OpDef("layout", layout.transpose_compute, layout.transpose_axes),
@@ -51,7 +53,13 @@ def reduces_nothing(node: Node) -> bool:
 def family(node: Node) -> str:
     """``node``'s op family as templates see it: a reduction of a scalar is element-wise (it
     lowers to a copy, ``lower._stage``)."""
-    return "elementwise" if reduces_nothing(node) else OPS[node.op].family
+    return "elementwise" if reduces_nothing(node) or reduces_empty(node) else OPS[node.op].family
+
+
+def reduces_empty(node: Node) -> bool:
+    """A reduction over an axis of extent 0: a fill with its identity (``ops.reduce``)."""
+    return node.op in REDUCE_OPS and any(node.inputs[0].shape[d] == 0
+                                         for d in node.attrs["axes"])
 
 
 def axis_relation(node: Node) -> AxisRelation:

@@ -1,13 +1,17 @@
-"""Element-wise ops: binary with numpy broadcasting, unary math, cast."""
+"""Element-wise ops: binary with numpy broadcasting (arithmetic, comparisons, logical ops),
+``where`` (three-way broadcasting), unary math, cast."""
 
 from __future__ import annotations
+
+import math
 
 from tvm import te, tirx
 
 from ..graph import Node
 from .axes import AxisRelation, OutputAxis, identity_relation
-from .common import ACCUMULATOR, broadcast_index, cast, dtype_of, expr_dtype
-from .fastmath import exp_f32, sigmoid_f32
+from .common import ACCUMULATOR, broadcast_index, cast, dtype_of, expr_dtype, isnan
+from .fastmath import erf_f32, exp_f32, log_f32, sigmoid_f32
+from .pow_mod import power, remainder
 
 
 def _div(a, b):
@@ -33,7 +37,7 @@ def _nan_propagating(pick):
     def fn(a, b):
         if "float" not in expr_dtype(a):
             return pick(a, b)
-        return tirx.Select(tirx.Or(tirx.isnan(a), tirx.isnan(b)), a + b, pick(a, b))
+        return tirx.Select(tirx.Or(isnan(a), isnan(b)), a + b, pick(a, b))
 
     return fn
 
@@ -48,6 +52,45 @@ def _relu(x):
     return tirx.Select(x < zero, zero, x)  # NaN stays NaN, as in ONNX
 
 
+def _sign(x):
+    one, zero = tirx.const(1, expr_dtype(x)), tirx.const(0, expr_dtype(x))
+    # NaN stays NaN and -0 gives +0, as numpy
+    return tirx.Select(x > zero, one, tirx.Select(x < zero, -one, tirx.Select(
+        tirx.EQ(x, zero), zero, x)))
+
+
+def _ordered(compare):
+    """``compare`` that stays false for NaN operands under a negation: TVM's simplifier rewrites
+    ``not (a < b)`` as ``a >= b`` (and ``not (a == b)`` as an ordered ``!=``), which is false
+    for NaN where numpy's ``not`` gives true; with the NaN test explicit the rewrite is right."""
+    def fn(a, b):
+        if "float" not in expr_dtype(a):
+            return compare(a, b)
+        return tirx.And(compare(a, b), tirx.Not(tirx.Or(isnan(a), isnan(b))))
+
+    return fn
+
+
+def _xor(a, b):
+    # not ``a != b``: TVM's LLVM codegen compares bool vectors with ``fcmp`` (invalid IR)
+    return tirx.Or(tirx.And(a, tirx.Not(b)), tirx.And(tirx.Not(a), b))
+
+
+def _equal(a, b):
+    return tirx.Not(_xor(a, b)) if expr_dtype(a) == "bool" else tirx.EQ(a, b)
+
+
+def _isinf(negative: bool, positive: bool):
+    def fn(x):
+        inf = tirx.const(math.inf, expr_dtype(x))
+        if not (negative or positive):
+            return tirx.const(False, "bool")
+        found = tirx.isinf(x) if negative and positive else tirx.EQ(x, -inf if negative else inf)
+        return tirx.And(found, tirx.Not(isnan(x)))  # negated right, see _ordered
+
+    return fn
+
+
 BINARY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -55,6 +98,15 @@ BINARY = {
     "div": _div,
     "maximum": _nan_propagating(tirx.max),
     "minimum": _nan_propagating(tirx.min),
+    "pow": power,
+    "equal": _ordered(_equal),  # false when either side is NaN, as numpy
+    "less": _ordered(tirx.LT),
+    "less_equal": _ordered(tirx.LE),
+    "greater": _ordered(tirx.GT),
+    "greater_equal": _ordered(tirx.GE),
+    "logical_and": tirx.And,
+    "logical_or": tirx.Or,
+    "logical_xor": _xor,
 }
 
 UNARY = {
@@ -65,8 +117,17 @@ UNARY = {
     "sqrt": tirx.sqrt,
     "sigmoid": _float32_or(sigmoid_f32, tirx.sigmoid),
     "tanh": tirx.tanh,
+    "sign": _sign,
+    "log": _float32_or(log_f32, tirx.log),
+    "erf": _float32_or(erf_f32, tirx.erf),
+    "floor": tirx.floor,
+    "ceil": tirx.ceil,
+    "round": tirx.round,  # LLVM nearbyint: halves to even
+    "isnan": isnan,
+    "logical_not": tirx.Not,
 }
-TRANSCENDENTAL = ("exp", "sqrt", "sigmoid", "tanh")
+# fp16 math computed in f32 and rounded once, as numpy does (floor/ceil/round are exact)
+TRANSCENDENTAL = ("exp", "log", "sqrt", "sigmoid", "tanh", "erf", "floor", "ceil", "round")
 
 
 def binary_fn(node: Node):
@@ -74,7 +135,16 @@ def binary_fn(node: Node):
     multiply by its reciprocal)."""
     if node.op == "div" and _row_invariant_divisor(node):
         return _times_reciprocal
+    if node.op == "mod":
+        return remainder(node.attrs["fmod"])
     return BINARY[node.op]
+
+
+def unary_fn(node: Node):
+    """``x -> expression`` of a unary node."""
+    if node.op == "isinf":
+        return _isinf(node.attrs["detect_negative"], node.attrs["detect_positive"])
+    return UNARY[node.op]
 
 
 def binary_compute(node: Node, inputs: list[te.Tensor], compute_dtype: str | None = None,
@@ -99,12 +169,24 @@ def binary_compute(node: Node, inputs: list[te.Tensor], compute_dtype: str | Non
 def unary_compute(node: Node, inputs: list[te.Tensor], compute_dtype: str | None = None,
                   out_dtype: str | None = None) -> te.Tensor:
     (x,) = inputs
-    fn, dtype = UNARY[node.op], dtype_of(x)
+    fn, dtype = unary_fn(node), dtype_of(x)
     if compute_dtype is None:  # fp16 transcendental math runs in fp32 and rounds once, as numpy
         compute_dtype = ACCUMULATOR.get(dtype, dtype) if node.op in TRANSCENDENTAL else dtype
-    out_dtype = out_dtype or dtype
+    out_dtype = out_dtype or node.output.dtype
     return te.compute(node.output.shape, lambda *i: cast(fn(cast(x[i], compute_dtype)), out_dtype),
                       name=node.name)
+
+
+def where_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
+    """``where(condition, x, y)``, each operand broadcast to the output (numpy rules)."""
+    shape = node.output.shape
+    operands = list(zip(inputs, (t.shape for t in node.inputs)))
+
+    def body(*index):
+        condition, x, y = (t[broadcast_index(s, shape, index)] for t, s in operands)
+        return tirx.Select(condition, x, y)
+
+    return te.compute(shape, body, name=node.name)
 
 
 def cast_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
@@ -113,6 +195,7 @@ def cast_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
 
 
 def binary_axes(node: Node) -> AxisRelation:
+    """Any number of inputs broadcast to the output (binary ops, ``where``)."""
     out_shape = node.output.shape
     axes = []
     for d, extent in enumerate(out_shape):
@@ -129,3 +212,4 @@ def binary_axes(node: Node) -> AxisRelation:
 
 def unary_axes(node: Node) -> AxisRelation:
     return identity_relation(node.output.ndim)
+
