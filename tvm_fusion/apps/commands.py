@@ -109,6 +109,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"{name[:10]:<10}  {r.group[:36]:<36}  {r.template:<18}  "
               f"{r.default_seconds * 1e6:>10.1f}  {best:>9}  {speedup:>7}  {r.trials:>6}  "
               f"{r.wall_seconds:>6.0f}  {checked}{note}")
+    for name, r in results:  # a failed candidate is data: say how many and the first reason
+        for kind, count, first in (r.throughput.failures if r.throughput else ()):
+            print(f"{name} {r.group}: {count} candidate(s) {kind}, first: {first}")
     print(f"total wall time {time.time() - start:.0f} s (default, best and runner speedup: "
           "medians measured by the tuner's runner, best of many noisy trials, see "
           "--keep-best; in process: the best record against the default timed in this "
