@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from ..guards import index_checks
 from ..lower import LoweredKernel
 from ..target import as_target
 from ..timing import interleaved, median_seconds, ratios
+from .durable import fsync_folder
 from .faults import first_mismatch
 from .measure import (
     KernelArguments,
@@ -57,6 +59,7 @@ from .outputs import (
 from .records import (
     RECORD_FILE,
     VERDICT_FILE,
+    WORKLOAD_FILE,
     is_measured,
     open_database,
     record_seconds,
@@ -273,7 +276,6 @@ def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 
     changed (``tune(keep_best=)`` checks again). Returns the kept records' new median
     latencies, best first.
     """
-    from tvm.s_tir import meta_schedule as ms
 
     target = as_target(target)
     database = open_database(folder)
@@ -296,12 +298,31 @@ def confirm_best(folder: Path, *, target=None, keep: int = 1, candidates: int = 
     confirmed.sort(key=lambda item: item[0])
     if not confirmed:
         raise TuningError(f"{folder}: no record could be re-measured")
-    (folder / RECORD_FILE).unlink()
-    fresh = open_database(folder)
-    for _, record, seconds in confirmed[:keep]:
-        workload = fresh.commit_workload(record.workload.mod)
-        fresh.commit_tuning_record(ms.database.TuningRecord(
-            record.trace, workload, seconds, record.target, record.args_info))
+    _replace_records(folder, [(record, seconds) for _, record, seconds in confirmed[:keep]])
     shutil.rmtree(folder / "work", ignore_errors=True)
     (folder / VERDICT_FILE).unlink(missing_ok=True)
     return [median for median, _, _ in confirmed[:keep]]
+
+
+def _replace_records(folder: Path, kept) -> None:
+    """The records file replaced by ``kept`` in one rename: they are written to a database in
+    a staging folder holding a copy of the workload file (same workload indices), then its
+    records file takes the old one's place, so a kill at any moment leaves the old records or
+    the new ones, never none."""
+    from tvm.s_tir import meta_schedule as ms
+
+    staging = folder / ".confirm"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    shutil.copyfile(folder / WORKLOAD_FILE, staging / WORKLOAD_FILE)
+    fresh = ms.database.JSONDatabase(path_workload=str(staging / WORKLOAD_FILE),
+                                     path_tuning_record=str(staging / RECORD_FILE))
+    for record, seconds in kept:
+        workload = fresh.commit_workload(record.workload.mod)
+        fresh.commit_tuning_record(ms.database.TuningRecord(
+            record.trace, workload, seconds, record.target, record.args_info))
+    with open(staging / RECORD_FILE) as f:
+        os.fsync(f.fileno())
+    os.replace(staging / RECORD_FILE, folder / RECORD_FILE)
+    fsync_folder(folder)
+    shutil.rmtree(staging, ignore_errors=True)
