@@ -15,7 +15,7 @@ FLOAT_DTYPES = ("float16", "float32")
 NUMERIC_DTYPES = INT_DTYPES + FLOAT_DTYPES
 
 # (rtol, atol) per float dtype; integer and bool results are compared exactly
-TOLERANCE = {"float32": (1e-5, 1e-6), "float16": (1e-3, 1e-3)}
+TOLERANCE = {"float64": (1e-12, 1e-14), "float32": (1e-5, 1e-6), "float16": (1e-3, 1e-3)}
 
 
 def random_array(rng: np.random.Generator, shape, dtype: str, low=-10, high=10) -> np.ndarray:
@@ -39,7 +39,9 @@ def assert_same(actual, expected, dtype: str | None = None, rtol=None, atol=None
     assert isinstance(actual, np.ndarray), f"expected a numpy array, got {type(actual).__name__}"
     assert str(actual.dtype) == dtype, f"dtype {actual.dtype}, expected {dtype}"
     assert actual.shape == expected.shape, f"shape {actual.shape}, expected {expected.shape}"
-    if dtype in TOLERANCE:
+    if dtype == "bfloat16":  # exactly (NaN equals NaN), as float32: numpy has no bf16 math
+        np.testing.assert_array_equal(actual.astype("float32"), expected.astype("float32"))
+    elif dtype in TOLERANCE:
         d_rtol, d_atol = TOLERANCE[dtype]
         np.testing.assert_allclose(actual.astype("float64"), expected.astype("float64"),
                                    rtol=d_rtol if rtol is None else rtol,

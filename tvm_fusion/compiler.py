@@ -84,9 +84,20 @@ def compile(
     if fuse:
         decided = tuple(sorted((decisions or {}).items()))
         kernels = [build_group(group, target, template, decided, tuning_logs, scatters,
-                               precision) for group in partition(graph, needed)]
+                               precision) for group in partition(graph, needed)
+                   if not _all_empty(group.outputs)]
     else:
-        kernels = [build([node], [node.output], target, scatters, precision) for node in needed]
-    checks = [c for c in index_checks(graph) if any(n.name == c.scatter for n in needed)]
+        kernels = [build([node], [node.output], target, scatters, precision) for node in needed
+                   if not _all_empty((node.output,))]
+    launched = {name for k in kernels for name in k.nodes}
+    sources = {t.name for t in graph.inputs} | set(graph.constants)
+    checks = [c for c in index_checks(graph) if c.scatter in launched
+              or (c.tensor in sources and any(n.name == c.scatter for n in needed))]
     return CompiledGraph(graph, kernels, checks, target, donated)
+
+
+def _all_empty(tensors) -> bool:
+    """Every tensor has a zero-size dimension: no kernel is built, the call returns empty
+    arrays (an empty index tensor of a graph input is still checked: it passes)."""
+    return all(0 in t.shape for t in tensors)
 

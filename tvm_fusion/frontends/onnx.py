@@ -242,9 +242,9 @@ class _Importer:
         for axis, dim in enumerate(tensor_type.shape.dim if kind == "tensor_type" else ()):
             if not dim.HasField("dim_value"):
                 self.dynamic.append((vi.name, axis, dim.dim_param or "?"))
-            elif dim.dim_value <= 0:
+            elif dim.dim_value < 0:
                 self.problems.append(f"input '{vi.name}' axis {axis} has size {dim.dim_value}: "
-                                     "tvm-fusion tensors have no zero-size dimensions")
+                                     "a dimension is a size, 0 or more")
         if (len(self.problems), len(self.dynamic)) != (problems, dynamic):
             self.missing.add(vi.name)
         else:
@@ -327,9 +327,6 @@ class _Importer:
         if name in self.values:
             return self.values[name]
         value = self.consts[name]
-        if 0 in value.shape:
-            raise ConvertError(f"constant '{name}' {format_shape(value.shape)} is zero-size: "
-                               "tvm-fusion tensors have no zero-size dimensions")
         if str(value.dtype) not in GRAPH_DTYPES:
             try:
                 kind = onnx_type_name(helper.np_dtype_to_tensor_dtype(value.dtype))

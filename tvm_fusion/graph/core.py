@@ -8,15 +8,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import ml_dtypes  # noqa: F401  (registers numpy's "bfloat16"; installed with onnx)
 import numpy as np
 
 from ..checks import format_shape
 
-DTYPES = ("bool", "int32", "int64", "float16", "float32")
-FLOAT_DTYPES = ("float16", "float32")
-INT_DTYPES = ("int32", "int64")
+# bfloat16 arrays are ``ml_dtypes.bfloat16`` numpy arrays (what ``onnx.numpy_helper`` returns);
+# kernels compute bfloat16 in float32 and round to nearest even on every store
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+SIGNED_INT_DTYPES = ("int8", "int16", "int32", "int64")
+UNSIGNED_INT_DTYPES = ("uint8", "uint16", "uint32", "uint64")
+INT_DTYPES = SIGNED_INT_DTYPES + UNSIGNED_INT_DTYPES
 NUMERIC_DTYPES = INT_DTYPES + FLOAT_DTYPES
-INDEX_DTYPES = INT_DTYPES
+SIGNED_DTYPES = SIGNED_INT_DTYPES + FLOAT_DTYPES  # neg: ONNX Neg has no unsigned types
+DTYPES = ("bool",) + NUMERIC_DTYPES
+INDEX_DTYPES = ("int32", "int64")  # ONNX's index tensors (Gather, Scatter*): int32 or int64
 
 
 class GraphError(ValueError):
@@ -62,8 +68,8 @@ def _check_shape(shape, what: str) -> tuple[int, ...]:
         dims = tuple(int(d) for d in shape)
     except TypeError:
         raise GraphError(f"{what}: shape must be a sequence of ints, got {shape!r}") from None
-    if any(d <= 0 for d in dims) or any(int(d) != d for d in shape):
-        raise GraphError(f"{what}: every dimension must be a positive int, got "
+    if any(d < 0 for d in dims) or any(int(d) != d for d in shape):
+        raise GraphError(f"{what}: every dimension must be a non-negative int, got "
                          f"{format_shape(tuple(shape))}")  # as given: (2, 2.5), not (2, 2)
     return dims
 
@@ -101,7 +107,7 @@ def broadcast_shapes(op: str, a: Tensor, b: Tensor) -> tuple[int, ...]:
                 f"{op}: cannot broadcast '{a.name}' {format_shape(a.shape)} with '{b.name}' "
                 f"{format_shape(b.shape)}: dimension {da} vs {db} (expected equal or 1)"
             )
-        out.append(max(da, db))
+        out.append(db if da == 1 else da)  # not max: 0 broadcast with 1 is 0
     return tuple(reversed(out))
 
 
@@ -133,7 +139,7 @@ class GraphCore:
         array = np.array(value, dtype=dtype)
         name = self._claim(name or self._fresh("const"), "constant")
         what = f"constant '{name}'"
-        tensor = Tensor(name, _check_shape(array.shape, what) if array.ndim else (),
+        tensor = Tensor(name, _check_shape(array.shape, what),
                         _check_dtype(str(array.dtype), what), self)
         self.constants[name] = array
         self.tensors[name] = tensor

@@ -28,7 +28,7 @@ from tvm import te, tirx
 
 from ..graph import Node
 from .axes import AxisRelation, OutputAxis
-from .common import ACCUMULATOR, cast, dtype_of, expr_dtype
+from .common import ACCUMULATOR, cast, dtype_of, empty_reduction, expr_dtype, isnan
 
 _prod = te.comm_reducer(lambda a, b: a * b, lambda dtype: tirx.const(1, dtype), name="prod")
 REDUCERS = {
@@ -45,6 +45,9 @@ MANTISSA_BITS = {"float32": 23, "float16": 10, "bfloat16": 7, "float64": 52}
 
 def reduce_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     (x,) = inputs
+    if any(node.inputs[0].shape[d] == 0 for d in node.attrs["axes"]):  # over no elements
+        value = empty_reduction(node.op, dtype_of(x))
+        return te.compute(node.output.shape, lambda *i: value, name=node.name)
     dtype = dtype_of(x)
     exact = node.op in ("reduce_max", "reduce_min")
     acc_dtype = dtype if exact else ACCUMULATOR.get(dtype, dtype)
@@ -123,7 +126,7 @@ def order_key(value, op: str):
     if op == "reduce_min":
         quiet = (quiet - 2 ** (width - 1)) ^ (2 ** (width - 1) - 1)  # flip(-qNaN bits)
     key = _flip(tirx.reinterpret(dtype, value), dtype)
-    return tirx.Select(tirx.isnan(value), tirx.const(quiet, dtype), key)
+    return tirx.Select(isnan(value), tirx.const(quiet, dtype), key)
 
 
 def from_order_key(key, float_dtype: str):

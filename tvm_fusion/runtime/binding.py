@@ -9,6 +9,10 @@ kernel as is; anything else is checked (``checks.check_input``: the error names 
 the expected and actual value) and copied into a staging buffer reused by the next call.
 DLPack cannot export a read-only array, so a read-only input is copied too; kernels assume
 element alignment (``tvm_fusion.alignment``), so a view at an odd byte offset is copied too.
+
+bfloat16 tensors are ``ml_dtypes.bfloat16`` numpy arrays (what ``onnx.numpy_helper`` returns).
+numpy's DLPack exports no bfloat16, so such an array reaches the kernel as a bfloat16 view of
+its ``uint16`` bits (:func:`kernel_tensor`, no copy), made just before the kernels run.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+import ml_dtypes
 import numpy as np
+import tvm_ffi
 
 from ..checks import InputError, bind_arguments, check_donated, check_input, format_shape
 from .memory import ALIGNMENT, aligned_empty, empty, is_aligned
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
 # Outputs of at least this many bytes are allocated 64-byte aligned (aligning costs ~1.5 us
 # per array in Python; below this numpy's own 16-byte alignment costs the kernel less)
 ALIGN_FROM_BYTES = 64 << 10
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 class CallPlan:
@@ -55,9 +62,15 @@ class CallPlan:
         self.late_checks = {k: [(c, self.slot[c.tensor]) for c in checks]
                             for k, checks in late_checks.items()}
         produced = {n for k in kernels for n in k.outputs}
+        given = produced | set(fixed) | set(self.tensors)
         self.output_slots, self.copies, seen = [], [], set()
+        # outputs no kernel writes because they are empty (a zero-size group has no kernel)
+        self.empty_outputs = [(j, t.shape, np.dtype(t.dtype)) for j, t in enumerate(graph.outputs)
+                              if t.name not in given]
         for j, t in enumerate(graph.outputs):
             donor = donor_of.get(t.name)
+            if t.name not in given:
+                continue
             if t.name in produced and t.name not in seen:
                 self.output_slots.append((j, self.slot[t.name], t.shape, np.dtype(t.dtype),
                                           None if donor is None else self.slot[donor],
@@ -68,6 +81,10 @@ class CallPlan:
         self.n_outputs = len(graph.outputs)
         self.donated_outputs = frozenset(graph.outputs[j].name for j, *_, donor, _
                                          in self.output_slots if donor is not None)
+        # inputs and outputs DLPack cannot pass as they are (bfloat16, zero-size): converted
+        # before launch (kernel_tensor)
+        self.converted_slots = sorted({self.slot[t.name] for t in (*graph.inputs, *graph.outputs)
+                                       if t.dtype == "bfloat16" or 0 in t.shape})
 
     # ----- inputs ------------------------------------------------------------------------
     def bind(self, args: tuple, kwargs: dict) -> list:
@@ -130,14 +147,19 @@ class CallPlan:
             else:
                 array = np.empty(shape, dtype)
             env[slot] = results[j] = array
+        for j, *_ in self.empty_outputs:
+            results[j] = None if out is None else out[j]
         return results
 
     def finish(self, env: list, results: list) -> tuple:
         """The call's result: fills the outputs that are copies (a repeated output, an
-        input returned as is) once the kernels have run."""
+        input returned as is) once the kernels have run, and the empty outputs."""
         for j, slot in self.copies:
             value = env[slot]
             results[j] = np.array(_host(value))
+        for j, shape, dtype in self.empty_outputs:
+            if results[j] is None:
+                results[j] = np.empty(shape, dtype)
         return tuple(results)
 
     def _check_out(self, env: list, out) -> list:
@@ -177,6 +199,9 @@ class CallPlan:
 
     # ----- running -----------------------------------------------------------------------
     def run(self, env: list, checked: bool) -> None:
+        for slot in self.converted_slots:
+            if isinstance(env[slot], np.ndarray):
+                env[slot] = kernel_tensor(env[slot])
         late = self.late_checks if checked else None
         for k, (function, slots) in enumerate(self.launch):
             if late and k in late:
@@ -197,6 +222,8 @@ class CallPlan:
         return "\n".join(lines)
 
     def _output_route(self, j: int, out) -> str:
+        if any(e == j for e, *_ in self.empty_outputs):
+            return "a new empty array (zero-size: no kernel writes it)"
         if any(c == j for c, _ in self.copies):
             return "a copy (a repeated output, or an input/constant returned as is)"
         donor = next((self.graph.outputs[j].name for i, *_, d, _ in self.output_slots
@@ -214,7 +241,39 @@ class CallPlan:
 
 def _host(value) -> np.ndarray:
     """A slot's value as a numpy array (an owned buffer is a TVM FFI tensor: no copy)."""
-    return value if isinstance(value, np.ndarray) else np.from_dlpack(value)
+    if isinstance(value, np.ndarray):
+        return value
+    if str(value.dtype) == "bfloat16":
+        return np.from_dlpack(_view(value, "uint16")).view(BFLOAT16)
+    return np.from_dlpack(value)
+
+
+def kernel_tensor(array: np.ndarray, alignment: int | None = None):
+    """``array`` as a TVM FFI tensor for a kernel, sharing its memory (bfloat16: a bfloat16
+    view of its uint16 bits, which numpy's DLPack can export; zero-size: a view with compact
+    strides, which the kernel checks, where numpy's are all 0)."""
+    alignment = alignment or array.itemsize or 1
+    bfloat16 = array.dtype == BFLOAT16
+    if array.size == 0:  # nothing is read or written: any aligned address will do
+        raw = np.empty(2 * ALIGNMENT, np.uint8)  # (a zero-size slice's address is not kept)
+        empty = np.ndarray(array.shape, np.uint16 if bfloat16 else array.dtype, buffer=raw,
+                           offset=-raw.ctypes.data % ALIGNMENT)
+        return _view(tvm_ffi.from_dlpack(empty, require_alignment=alignment), str(array.dtype))
+    if bfloat16:
+        return _view(tvm_ffi.from_dlpack(array.view(np.uint16), require_alignment=alignment),
+                     "bfloat16")
+    return tvm_ffi.from_dlpack(array, require_alignment=alignment)
+
+
+def _view(tensor, dtype: str):
+    """The same memory as a tensor of another dtype of the same size (TVM's runtime: loaded
+    with any kernel; the view keeps ``tensor`` alive)."""
+    if not _CREATE_VIEW:
+        _CREATE_VIEW.append(tvm_ffi.get_global_func("runtime.TVMTensorCreateView"))
+    return _CREATE_VIEW[0](tensor, tensor.shape, dtype, 0)
+
+
+_CREATE_VIEW: list = []  # looked up on first use: TVM's runtime registers it
 
 
 def _getter(slots: list[int]):

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tvm_ffi
 
 from ..checks import Donation, IndexCheck, InputError
 from ..timing import median_seconds
-from .binding import CallPlan
+from .binding import CallPlan, kernel_tensor
 from .memory import aligned, empty
 
 if TYPE_CHECKING:
@@ -73,6 +72,12 @@ class CompiledGraph:
         for kernel in self.kernels:
             for name in kernel.outputs:
                 if name not in outputs and name not in donor_of:
+                    t = graph.tensors[name]
+                    fixed[name] = _tensor(empty(t.shape, t.dtype))
+        produced = {name for kernel in self.kernels for name in kernel.outputs}
+        for kernel in self.kernels:  # read from a zero-size group, which has no kernel
+            for name in kernel.inputs:
+                if name not in fixed and name not in produced and name not in self.input_names:
                     t = graph.tensors[name]
                     fixed[name] = _tensor(empty(t.shape, t.dtype))
         self._plan = CallPlan(graph, self.kernels, fixed, donor_of,
@@ -130,7 +135,7 @@ class CompiledGraph:
         plan.run(env, checked=True)
         for i, value in enumerate(env):  # DLPack conversion once, not on every timed run
             if isinstance(value, np.ndarray):
-                env[i] = tvm_ffi.from_dlpack(value, require_alignment=value.itemsize or 1)
+                env[i] = kernel_tensor(value)
         return env
 
     def kernel_seconds(self, *args, repeat: int = 15, **kwargs) -> tuple[float, ...]:
@@ -155,7 +160,7 @@ class CompiledGraph:
 def _tensor(array: np.ndarray):
     """A buffer owned by the compiled graph, converted to a TVM FFI tensor once (it keeps the
     array alive)."""
-    return tvm_ffi.from_dlpack(array, require_alignment=64)
+    return kernel_tensor(array, 64)
 
 
 __all__ = ["CompiledGraph", "InputError"]

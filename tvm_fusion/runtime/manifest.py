@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import ml_dtypes  # noqa: F401  (numpy's "bfloat16" for constants and signatures)
 import numpy as np
 
 from ..checks import Donation, IndexCheck

@@ -6,8 +6,13 @@ import numpy as np
 from onnx import TensorProto
 
 # ONNX element type -> tvm-fusion dtype; every other element type is unsupported
-DTYPES = {TensorProto.BOOL: "bool", TensorProto.INT32: "int32", TensorProto.INT64: "int64",
-          TensorProto.FLOAT16: "float16", TensorProto.FLOAT: "float32"}
+# (float8, float4, int4, int2 and e8m0 stay unsupported: TVM has no arithmetic for them here)
+DTYPES = {TensorProto.BOOL: "bool",
+          TensorProto.INT8: "int8", TensorProto.INT16: "int16", TensorProto.INT32: "int32",
+          TensorProto.INT64: "int64", TensorProto.UINT8: "uint8", TensorProto.UINT16: "uint16",
+          TensorProto.UINT32: "uint32", TensorProto.UINT64: "uint64",
+          TensorProto.FLOAT16: "float16", TensorProto.BFLOAT16: "bfloat16",
+          TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}
 
 
 class ConvertError(ValueError):

@@ -17,7 +17,8 @@ def _reduce(kind: str):
                 return data
             axes = list(range(data.ndim))
         if data.dtype == "bool" and kind in ("max", "min"):  # ReduceMax/Min-20: any / all
-            wide = ctx.g.cast(data, "int32", name=ctx.tmp("int32"))
+            # uint8: over no elements max is 0 (False) and min 255 (True), as in ONNX
+            wide = ctx.g.cast(data, "uint8", name=ctx.tmp("uint8"))
             reduced = getattr(ctx.g, op)(wide, axes, bool(keepdims), name=ctx.tmp(kind))
             return ctx.g.cast(reduced, "bool", name=ctx.out)
         return getattr(ctx.g, op)(data, axes, bool(keepdims), name=ctx.out)
