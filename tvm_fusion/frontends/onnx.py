@@ -374,9 +374,10 @@ class _Importer:
                  f"{count} problem{'s' * (count != 1)}")]
         fixes = []
         if self.unsupported:
-            lines.append(f"unsupported op types (tvm-fusion supports {', '.join(SUPPORTED_OPS)}):")
+            lines.append("unsupported op types:")  # the model's first: a long list follows
             lines += _capped([f"  - {op} (node {name if name.startswith('#') else repr(name)})"
                               for op, name in self.unsupported])
+            lines.append(f"  (tvm-fusion supports {', '.join(SUPPORTED_OPS)})")
             fixes.append(self._cut_hint())
         if self.dynamic:
             lines.append("dynamic input dimensions (tvm-fusion compiles static shapes only):")
