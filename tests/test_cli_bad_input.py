@@ -33,7 +33,8 @@ PHRASES = {  # what each message must say
     "duplicate_names": "'t' is defined twice: as output of node #0 (output 't') (Exp) and as "
                        "output of node #1 (output 't') (Neg)",
     "duplicate_inputs": "'x' is defined twice: as graph input and as graph input",
-    "bad_dtype": "exp: input 'x' has dtype int32, expected one of float16, float32",
+    "bad_dtype": "exp: input 'x' has dtype int32, expected one of float16, bfloat16, float32, "
+                 "float64",
     "int64_overflow": "input 'x': (4294967296, 4294967296) float32 has 18446744073709551616 "
                       "elements (73786976294838206464 bytes), more than int64 can index",
     "too_big": "needs 8.0 PiB (9007199254740992 bytes) for one call (largest: input 'x' "
