@@ -69,7 +69,7 @@ def _entangled_reduction(ctx: TemplateContext) -> str | None:
             continue
         for a in ctx.analysis.axes:
             kept = [d for name, d in a.members if name == node.name]
-            if a.role_in(node.name) == "reduce" and kept:
+            if a.role_in(node.name) == "reduce" and kept and a.extent > 1:  # 1: nothing split
                 return (f"{NAME}: {node.op} '{node.name}' reduces a part of axis {a.name} and "
                         f"keeps another (its dim {kept[0]}): a reshape split one axis into both")
     return None
