@@ -186,30 +186,29 @@ def pad_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     return te.compute(node.output.shape, body, name=node.name)
 
 
-def slice_axes(node: Node) -> AxisRelation:
+def _windowed_relation(node: Node, kind: str, untouched) -> AxisRelation:
+    """Slice and pad: an axis ``untouched(d)`` leaves is an identity, any other a window."""
     (x,), shape = node.inputs, node.output.shape
     outputs, reads = [], []
     for d, extent in enumerate(shape):
-        if node.attrs["begin"][d] == 0 and node.attrs["step"][d] == 1 and extent == x.shape[d]:
+        if untouched(d):
             outputs.append(OutputAxis("identity", ((0, d),)))
             continue
-        axis, read = windowed_axis("slice", ((0, d),), extent == x.shape[d])
+        axis, read = windowed_axis(kind, ((0, d),), extent == x.shape[d])
         outputs.append(axis)
         reads += read
     return AxisRelation(tuple(outputs), reads=tuple(reads))
+
+
+def slice_axes(node: Node) -> AxisRelation:
+    x, begin, step = node.inputs[0], node.attrs["begin"], node.attrs["step"]
+    return _windowed_relation(node, "slice", lambda d: begin[d] == 0 and step[d] == 1
+                              and node.output.shape[d] == x.shape[d])
 
 
 def pad_axes(node: Node) -> AxisRelation:
-    (x,), shape = node.inputs, node.output.shape
-    outputs, reads = [], []
-    for d, extent in enumerate(shape):
-        if node.attrs["before"][d] == 0 and node.attrs["after"][d] == 0:
-            outputs.append(OutputAxis("identity", ((0, d),)))
-            continue
-        axis, read = windowed_axis("pad", ((0, d),), extent == x.shape[d])
-        outputs.append(axis)
-        reads += read
-    return AxisRelation(tuple(outputs), reads=tuple(reads))
+    before, after = node.attrs["before"], node.attrs["after"]
+    return _windowed_relation(node, "pad", lambda d: before[d] == 0 and after[d] == 0)
 
 
 def concat_axes(node: Node) -> AxisRelation:
