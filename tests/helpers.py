@@ -79,3 +79,16 @@ def run_onnx_node(op_type: str, inputs: dict[str, np.ndarray], opset: int = 18, 
     onnx.checker.check_model(model)
     (out,) = ReferenceEvaluator(model).run(None, dict(inputs))
     return out
+
+
+def onnx_model(nodes, inputs: dict, outputs: dict, inits=(), *, opset: int = 18,
+               ir_version: int = 9) -> onnx.ModelProto:
+    """A checked one-graph model; ``inputs`` / ``outputs``: ``{name: (elem_type, shape)}``."""
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(n, t, s)
+                                           for n, (t, s) in inputs.items()],
+                              [helper.make_tensor_value_info(n, t, s)
+                               for n, (t, s) in outputs.items()], initializer=list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              ir_version=ir_version)
+    onnx.checker.check_model(model)
+    return model

@@ -6,25 +6,18 @@ prime shapes with NaN and infinities, one fused kernel per chain."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import tvm_fusion as tf
+from tests.helpers import onnx_model
 
 F, H, I64, B = TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT64, TensorProto.BOOL
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=22):
-    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(n, t, s)
-                                           for n, (t, s) in inputs.items()],
-                              [helper.make_tensor_value_info(n, t, s)
-                               for n, (t, s) in outputs.items()], initializer=list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              ir_version=10)
-    onnx.checker.check_model(model)
-    return model
+    return onnx_model(nodes, inputs, outputs, inits, opset=opset, ir_version=10)
 
 
 def _values(rng, shape, dtype, scale=4.0):

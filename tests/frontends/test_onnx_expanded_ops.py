@@ -6,26 +6,18 @@ norms must schedule with the row-reduction template."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import tvm_fusion as tf
-from tests.helpers import assert_same
+from tests.helpers import assert_same, onnx_model
 
 F, H = TensorProto.FLOAT, TensorProto.FLOAT16
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=18):
-    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(n, t, s)
-                                           for n, (t, s) in inputs.items()],
-                              [helper.make_tensor_value_info(n, t, s)
-                               for n, (t, s) in outputs.items()], initializer=list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              ir_version=9)
-    onnx.checker.check_model(model)
-    return model
+    return onnx_model(nodes, inputs, outputs, inits, opset=opset, ir_version=9)
 
 
 def _feeds(model, rng, scale=3.0):
