@@ -39,8 +39,8 @@ def assert_same(actual, expected, dtype: str | None = None, rtol=None, atol=None
     assert isinstance(actual, np.ndarray), f"expected a numpy array, got {type(actual).__name__}"
     assert str(actual.dtype) == dtype, f"dtype {actual.dtype}, expected {dtype}"
     assert actual.shape == expected.shape, f"shape {actual.shape}, expected {expected.shape}"
-    if dtype == "bfloat16":  # exactly (NaN equals NaN), as float32: numpy has no bf16 math
-        np.testing.assert_array_equal(actual.astype("float32"), expected.astype("float32"))
+    if dtype == "bfloat16":  # within 1 ulp: a float32 exp 1 ulp off can round to its neighbour
+        assert_within_bf16_ulp(actual, expected)
     elif dtype in TOLERANCE:
         d_rtol, d_atol = TOLERANCE[dtype]
         np.testing.assert_allclose(actual.astype("float64"), expected.astype("float64"),
@@ -48,6 +48,21 @@ def assert_same(actual, expected, dtype: str | None = None, rtol=None, atol=None
                                    atol=d_atol if atol is None else atol)
     else:
         np.testing.assert_array_equal(actual, expected.astype(dtype))
+
+
+def assert_within_bf16_ulp(actual, expected, ulps: int = 1) -> None:
+    """bfloat16 arrays at most ``ulps`` apart (NaN equals NaN, signed zeros equal)."""
+    def order(a):  # bfloat16 bits as integers in the order of the values they encode
+        bits = np.asarray(a).view(np.uint16).astype(np.int32)
+        return np.where(bits & 0x8000, 0x8000 - bits, bits)
+
+    a32, e32 = actual.astype("float32"), expected.astype("float32")
+    nan = np.isnan(e32)
+    np.testing.assert_array_equal(np.isnan(a32), nan, err_msg="NaN in different places")
+    far = ~nan & (np.abs(order(actual) - order(expected)) > ulps)
+    if far.any():
+        np.testing.assert_array_equal(a32[far], e32[far],
+                                      err_msg=f"more than {ulps} bfloat16 ulp apart")
 
 
 def compile_fn(inputs: dict[str, tuple[tuple[int, ...], str]], build):

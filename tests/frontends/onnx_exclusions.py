@@ -35,8 +35,10 @@ _PAD_MODE = "unsupported: Pad mode '{}' is not supported (only 'constant')"
 _SPLIT_EMPTY = (ZERO_SIZE + " (the Split of the function body makes an empty piece, as does a "
                 "rotary embedding over the whole head)")
 
-OPSET_7 = "unsupported: the model imports opset 7 of the default domain"
-OPSET_1 = "unsupported: the model imports opset 1 of the default domain"
+
+SLOW_BF16 = ("slow: a bfloat16 chain of 5 element-wise ops whose inlined expression grows "
+             "exponentially with its length (each op's explicit rounding repeats its operand): "
+             "over 25 minutes to compile")
 
 EXCLUDED: dict[str, str] = {
     # ----- layout ops: modes, batch_dims and run-time bounds tvm-fusion does not take
@@ -212,35 +214,9 @@ EXCLUDED: dict[str, str] = {
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E4M3FNUZ": _dtype("FLOAT8E4M3FNUZ"),
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2": _dtype("FLOAT8E5M2"),
     "test_castlike_no_saturate_FLOAT16_to_FLOAT8E5M2FNUZ": _dtype("FLOAT8E5M2FNUZ"),
-    # ----- element-wise ops of issue 15: And/Or/Xor/Not cases are opset 1/7 models (the
-    # importer takes opsets 11..; the ops are unchanged since), string comparisons
-    "test_and2d": OPSET_7,
-    "test_and3d": OPSET_7,
-    "test_and4d": OPSET_7,
-    "test_and_bcast3v1d": OPSET_7,
-    "test_and_bcast3v2d": OPSET_7,
-    "test_and_bcast4v2d": OPSET_7,
-    "test_and_bcast4v3d": OPSET_7,
-    "test_and_bcast4v4d": OPSET_7,
-    "test_or2d": OPSET_7,
-    "test_or3d": OPSET_7,
-    "test_or4d": OPSET_7,
-    "test_or_bcast3v1d": OPSET_7,
-    "test_or_bcast3v2d": OPSET_7,
-    "test_or_bcast4v2d": OPSET_7,
-    "test_or_bcast4v3d": OPSET_7,
-    "test_or_bcast4v4d": OPSET_7,
-    "test_xor2d": OPSET_7,
-    "test_xor3d": OPSET_7,
-    "test_xor4d": OPSET_7,
-    "test_xor_bcast3v1d": OPSET_7,
-    "test_xor_bcast3v2d": OPSET_7,
-    "test_xor_bcast4v2d": OPSET_7,
-    "test_xor_bcast4v3d": OPSET_7,
-    "test_xor_bcast4v4d": OPSET_7,
-    "test_not_2d": OPSET_1,
-    "test_not_3d": OPSET_1,
-    "test_not_4d": OPSET_1,
+    # ----- element-wise ops of issue 15: string comparisons
+    # ----- cases not run at all (listed in SLOW): too slow to compile, a known problem
+    "test_celu_bfloat16_expanded": SLOW_BF16,
     "test_equal_string": _dtype("STRING"),
     "test_equal_string_broadcast": _dtype("STRING"),
 }

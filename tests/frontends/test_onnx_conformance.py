@@ -35,7 +35,8 @@ def _in_scope_cases() -> dict:
 
 CASES = _in_scope_cases()
 RUN = [name for name in CASES if name not in EXCLUDED]
-LISTED = [name for name in CASES if name in EXCLUDED]
+LISTED = [name for name in CASES if name in EXCLUDED and not EXCLUDED[name].startswith("slow: ")]
+SLOW = [name for name in CASES if EXCLUDED.get(name, "").startswith("slow: ")]
 
 
 def _arrays(values) -> list:
@@ -91,6 +92,11 @@ def test_excluded_case_is_still_rejected(name):
     else:
         pytest.fail(f"{name} passes now but is listed in onnx_exclusions.EXCLUDED "
                     f"('{EXCLUDED[name]}'): remove the stale entry")
+
+
+def test_cases_too_slow_to_run_are_few_and_named():
+    """Not run: each is a known problem (docs/architecture.md) with its reason in EXCLUDED."""
+    assert SLOW == ["test_celu_bfloat16_expanded"], SLOW
 
 
 def test_every_exclusion_names_an_in_scope_case():

@@ -20,7 +20,8 @@ from tvm_fusion.frontends import OnnxImportError, from_onnx, static_inputs
 
 ELEM = {"bool": TensorProto.BOOL, "int32": TensorProto.INT32, "int64": TensorProto.INT64,
         "float16": TensorProto.FLOAT16, "float32": TensorProto.FLOAT,
-        "float64": TensorProto.DOUBLE, "uint8": TensorProto.UINT8}
+        "float64": TensorProto.DOUBLE, "uint8": TensorProto.UINT8,
+        "complex64": TensorProto.COMPLEX64}
 
 
 def make_model(nodes, inputs: dict, outputs: dict, *, opset: int = 18, initializers=(),
@@ -212,6 +213,27 @@ def test_local_functions_are_inlined(rng):
 REDUCE_OPS = ("ReduceSum", "ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd")
 
 
+def test_an_older_opset_imports_when_its_ops_are_unchanged_since(rng):
+    """And (since 7) and Not (since 1) are the ops of opset 11: an opset-7 model imports."""
+    nodes = [helper.make_node("And", ["a", "b"], ["t"]), helper.make_node("Not", ["t"], ["y"])]
+    model = make_model(nodes, {"a": ("bool", [3, 5]), "b": ("bool", [5])}, {"y": "bool"},
+                       opset=7)
+    a, b = rng.random((3, 5)) < 0.5, rng.random(5) < 0.5
+    (got,) = tf.compile(from_onnx(model))(a=a, b=b)
+    np.testing.assert_array_equal(got, ~(a & b))
+
+
+def test_an_older_opset_is_refused_naming_the_ops_that_changed():
+    nodes = [helper.make_node("Softmax", ["x"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    model = make_model(nodes, {"x": ("float32", [3, 5])}, {"y": "float32"}, opset=7)
+    with pytest.raises(OnnxImportError) as info:
+        from_onnx(model)
+    assert ("the model imports opset 7 of the default domain, expected 11..") in str(info.value)
+    assert ("and Softmax changed after it (opset 7 defines them differently): convert it "
+            "with onnx.version_converter.convert_version(model, 13)") in str(info.value)
+
+
+
 def _axes_move_to_input(op: str) -> int:
     return 13 if op == "ReduceSum" else 18
 
@@ -361,25 +383,25 @@ def test_error_collects_dtypes_non_constant_shapes_and_unsupported_ops():
     nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape_by_input"),
              helper.make_node("Add", ["s1", "s2"], ["s"], name="add_shapes"),
              helper.make_node("Reshape", ["x", "s"], ["r2"], name="reshape_by_node"),
-             helper.make_node("Cast", ["x"], ["d"], to=TensorProto.DOUBLE, name="to_double"),
+             helper.make_node("Cast", ["x"], ["d"], to=TensorProto.COMPLEX64, name="to_double"),
              helper.make_node("NonZero", ["x"], ["gx"], name="nonzero"),
-             helper.make_node("Exp", ["f64"], ["e"], name="exp_f64")]
+             helper.make_node("Exp", ["c64"], ["e"], name="exp_c64")]
     model = make_model(nodes, {"x": ("float32", [2, 6]), "shape": ("int64", [2]),
                                "s1": ("int64", [2]), "s2": ("int64", [2]),
-                               "f64": ("float64", [2])},
-                       {"r": "float32", "r2": "float32", "d": "float64", "gx": "int64",
-                        "e": "float64"})
+                               "c64": ("complex64", [2])},
+                       {"r": "float32", "r2": "float32", "d": "complex64", "gx": "int64",
+                        "e": "complex64"})
     with pytest.raises(OnnxImportError) as info:
         from_onnx(model)
     err = info.value
     assert err.unsupported == [("NonZero", "nonzero")] and err.dynamic == []
     assert len(err.problems) == 4
     message = str(err)
-    for part in ("input 'f64' has ONNX type DOUBLE",
+    for part in ("input 'c64' has ONNX type COMPLEX64",
                  "node 'reshape_by_input' (Reshape): input 1 'shape' gives the shape and must be "
                  "a constant", "constants={'shape': ...}",
                  "node 'reshape_by_node' (Reshape)", "computed by node 'add_shapes' (Add)",
-                 "node 'to_double' (Cast): Cast target 'to' has ONNX type DOUBLE",
+                 "node 'to_double' (Cast): Cast target 'to' has ONNX type COMPLEX64",
                  "NonZero (node 'nonzero')", "extract_model"):
         assert part in message, f"{part!r} missing from:\n{message}"
     assert static_inputs(model) == ["shape"]
@@ -424,8 +446,8 @@ def test_invalid_and_too_old_models():
     model.graph.node[0].input[0] = "nowhere"
     with pytest.raises(OnnxImportError, match="reads .nowhere., which no node"):
         from_onnx(model)
-    old = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": ("float32", [2])},
-                     {"y": "float32"}, opset=10)
+    old = make_model([helper.make_node("Softmax", ["x"], ["y"])], {"x": ("float32", [2])},
+                     {"y": "float32"}, opset=10)  # Softmax changed in opset 11
     with pytest.raises(OnnxImportError, match=r"opset 10 .* expected 11\.\..*convert_version"):
         from_onnx(old)
     with pytest.raises(TypeError, match="expected an onnx.ModelProto"):

@@ -134,3 +134,22 @@ def test_pad_or_concat_after_a_reduction(shape, axes, keepdims, widen, rng):
     (out,) = fn(x=data)
     (expected,) = tf.reference.run(g, {"x": data})
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64", "int8", "float32"])
+def test_sign_of_unsigned_values(dtype):
+    """``sign`` built ``-1`` in the input's dtype, which TVM refuses for unsigned types
+    (InternalError "cannot make uint from negative value -1", found by the CI run's fuzzer on
+    ``sign(abs(const uint8))``): unsigned values give 0 or 1, as numpy."""
+    g = tf.Graph()
+    x = g.input("x", (7,), dtype)
+    g.output(g.sign(x))
+    g.output(g.sign(g.abs(g.constant(np.array(3, dtype)))))
+    data = np.array([0, 1, 2, 3, 100, 127, 5], dtype)
+    if dtype in ("int8", "float32"):
+        data[1::3] *= -1
+    got = tf.compile(g)(x=data)
+    for out, expected in zip(got, tf.reference.run(g, {"x": data})):
+        assert out.dtype == expected.dtype
+        np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(got[0], np.sign(data))

@@ -150,6 +150,15 @@ class _Context:
         return self.importer.opset
 
 
+def _same_since(op_type: str, opset: int) -> bool:
+    """Whether ``op_type`` at ``opset`` is the definition the importer reads (opset MIN_OPSET)."""
+    try:
+        return (onnx.defs.get_schema(op_type, opset).since_version
+                == onnx.defs.get_schema(op_type, MIN_OPSET).since_version)
+    except onnx.defs.SchemaError:  # not an ONNX op (or not yet at that opset)
+        return op_type not in CONVERTERS
+
+
 # ----- the importer ------------------------------------------------------------------------
 class _Importer:
     def __init__(self, model: onnx.ModelProto, constants: dict) -> None:
@@ -171,11 +180,7 @@ class _Importer:
         self.rename = self._output_aliases()
 
     def run(self) -> Graph:
-        if self.opset is None or not MIN_OPSET <= self.opset <= MAX_OPSET:
-            self.problems.append(
-                f"the model imports opset {self.opset} of the default domain, expected "
-                f"{MIN_OPSET}..{MAX_OPSET}: convert it with "
-                f"onnx.version_converter.convert_version(model, {max(MIN_OPSET, 13)})")
+        self._check_opset()
         self._sources()
         for index, node in enumerate(self.graph.node):
             self._node(index, node)
@@ -183,6 +188,21 @@ class _Importer:
         if self.unsupported or self.dynamic or self.problems:
             raise self._error()
         return self.g
+
+    def _check_opset(self) -> None:
+        """Opsets MIN_OPSET..MAX_OPSET; an older model only if each of its ops is defined as in
+        opset MIN_OPSET (e.g. And since 7, Not since 1), which is what the converters read."""
+        changed = sorted({n.op_type for n in self.graph.node if n.domain in _DEFAULT_DOMAINS
+                          and not _same_since(n.op_type, self.opset)}) if self.opset else []
+        if self.opset is not None and (MIN_OPSET <= self.opset <= MAX_OPSET
+                                       or (self.opset < MIN_OPSET and not changed)):
+            return
+        why = (f", and {', '.join(changed)} changed after it (opset {self.opset} defines them "
+               f"differently)" if changed else "")
+        self.problems.append(
+            f"the model imports opset {self.opset} of the default domain, expected "
+            f"{MIN_OPSET}..{MAX_OPSET}{why}: convert it with "
+            f"onnx.version_converter.convert_version(model, {max(MIN_OPSET, 13)})")
 
     # names: ONNX names are kept; names we invent never take a name the model uses
     def fresh(self, base: str) -> str:

@@ -54,6 +54,8 @@ def _relu(x):
 
 def _sign(x):
     one, zero = tirx.const(1, expr_dtype(x)), tirx.const(0, expr_dtype(x))
+    if expr_dtype(x).startswith("uint"):  # no -1 in an unsigned type (and nothing below 0)
+        return tirx.Select(x > zero, one, zero)
     # NaN stays NaN and -0 gives +0, as numpy
     return tirx.Select(x > zero, one, tirx.Select(x < zero, -one, tirx.Select(
         tirx.EQ(x, zero), zero, x)))
