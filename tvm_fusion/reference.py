@@ -126,6 +126,9 @@ def _pad(node: Node, x):
     crop = tuple(slice(max(0, -b), n - max(0, -e)) for b, e, n in
                  zip(node.attrs["before"], node.attrs["after"], x.shape))
     widths = [(max(0, b), max(0, e)) for b, e in zip(node.attrs["before"], node.attrs["after"])]
+    mode = node.attrs.get("mode", "constant")
+    if mode != "constant":
+        return np.pad(x[crop], widths, mode=mode)
     return np.pad(x[crop], widths, constant_values=np.array(node.attrs["value"], x.dtype))
 
 

@@ -11,7 +11,6 @@ import tvm_fusion as tf
 from tests.helpers import ALL_DTYPES, assert_same, random_array
 from tests.ops.onnx_node import check_node
 from tvm_fusion import reference
-from tvm_fusion.frontends import OnnxImportError
 from tvm_fusion.inspect_ir import global_intermediates
 
 INT_MAX, INT_MIN = 2**63 - 1, -(2**63)
@@ -88,10 +87,40 @@ def test_negative_pads_crop(rng):  # onnx.reference's Pad refuses negative pads:
     assert_same(tf.compile(g)(xa)[0], expected)
 
 
-def test_pad_mode_other_than_constant_is_refused_naming_it(rng):
-    with pytest.raises(OnnxImportError, match="Pad mode 'reflect' is not supported"):
-        check_node("Pad", {"x": random_array(rng, (3, 5), "float32")},
-                   {"pads": np.array([1, 1, 1, 1])}, mode="reflect")
+@pytest.mark.parametrize("mode", ["edge", "reflect", "wrap"])
+@pytest.mark.parametrize("shape,pads,axes", [((7, 13), [2, 0, 1, 3], None),
+                                             ((3, 1, 5), [0, 0, 1, 0, 0, 2], None),
+                                             ((11, 5), [10, 4, 3, 4], None)])
+def test_pad_modes_match_onnx(rng, mode, shape, pads, axes):
+    constants = {"pads": np.array(pads), "axes": None if axes is None else np.array(axes)}
+    check_node("Pad", {"x": random_array(rng, shape, "float32")}, constants, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["edge", "reflect", "wrap"])
+def test_pad_modes_fused_before_a_row_reduction(rng, mode):
+    """Reflection padding before a softmax-like row sum: one kernel, numpy's ``np.pad``."""
+    g = tf.Graph()
+    x = g.input("x", (613, 37), "float32")
+    padded = g.pad(g.exp(x), [0, 5, 0, 7], mode=mode)
+    g.output(g.div(padded, g.reduce_sum(padded, axes=(1,))))
+    fn = tf.compile(g)
+    assert fn.num_kernels == 1
+    xa = random_array(rng, (613, 37), "float32", -2, 2)
+    want = np.pad(np.exp(xa), [(0, 0), (5, 7)], mode=mode)
+    assert_same(fn(x=xa)[0], want / want.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_pad_modes_refuse_what_onnx_cannot_mean():
+    g = tf.Graph()
+    x = g.input("x", (3, 5), "float32")
+    with pytest.raises(tf.GraphError, match=r"mode 'reflect' pads axis 1 by \(5, 0\); it "
+                                            r"takes pads from 0 to 4 \(the extent - 1\)"):
+        g.pad(x, [0, 5, 0, 0], mode="reflect")
+    with pytest.raises(tf.GraphError, match=r"mode 'edge' pads axis 0 by \(-1, 0\)"):
+        g.pad(x, [-1, 0, 0, 0], mode="edge")
+    with pytest.raises(tf.GraphError, match="mode must be one of constant, edge, reflect, wrap, "
+                                            "got 'mirror'"):
+        g.pad(x, [1, 0, 0, 0], mode="mirror")
 
 
 def test_builder_errors_name_the_op_and_what_to_do():

@@ -28,7 +28,7 @@ from .core import (
 )
 from .elementwise import BINARY_OPS, UNARY_OPS, ElementwiseOps
 from .gather import GATHER_OPS, GatherOps
-from .layout import LAYOUT_OPS, LayoutOps
+from .layout import LAYOUT_OPS, PAD_MODES, LayoutOps
 from .reduce import REDUCE_OPS, ReduceOps
 from .scatter import SCATTER_OPS, SCATTER_REDUCTIONS, ScatterOps
 
@@ -48,6 +48,6 @@ class Graph(ElementwiseOps, ReduceOps, LayoutOps, GatherOps, ScatterOps, GraphCo
 
 
 __all__ = ["ALL_OPS", "BINARY_OPS", "DTYPES", "FLOAT_DTYPES", "GATHER_OPS", "INDEX_DTYPES",
-           "INDEX_LIMIT", "INT_DTYPES", "LAYOUT_OPS", "NUMERIC_DTYPES", "REDUCE_OPS", "SCATTER_OPS",
+           "INDEX_LIMIT", "INT_DTYPES", "LAYOUT_OPS", "NUMERIC_DTYPES", "PAD_MODES", "REDUCE_OPS", "SCATTER_OPS",
            "SCATTER_REDUCTIONS", "UNARY_OPS", "Graph", "GraphError", "Node", "Tensor",
            "broadcast_shapes", "format_shape"]

@@ -6,6 +6,7 @@ import math
 
 from .core import FLOAT_DTYPES, INT_DTYPES, GraphError, Tensor, _check_shape, format_shape
 
+PAD_MODES = ("constant", "edge", "reflect", "wrap")
 PAD_VALUE = {"bool": bool, **dict.fromkeys(INT_DTYPES, int), **dict.fromkeys(FLOAT_DTYPES, float)}
 
 LAYOUT_OPS = ("transpose", "reshape", "broadcast_to", "slice", "concat", "pad")
@@ -118,9 +119,12 @@ class LayoutOps:
         shape[d] = sum(t.shape[d] for t in tensors)
         return self._add_node("concat", name, tensors, {"axis": d}, tuple(shape), first.dtype)
 
-    def pad(self, x: Tensor, pads, value=0, axes=None, *, name: str | None = None) -> Tensor:
-        """ONNX Pad, constant mode: ``pads`` is ``[begin of each axis..., end of each axis...]``
-        (over ``axes``, default all); negative pads crop."""
+    def pad(self, x: Tensor, pads, value=0, axes=None, *, mode: str = "constant",
+            name: str | None = None) -> Tensor:
+        """ONNX Pad: ``pads`` is ``[begin of each axis..., end of each axis...]`` (over
+        ``axes``, default all); negative pads crop (constant mode). ``mode`` as ONNX and
+        ``np.pad``: "constant" (``value``), "edge", "reflect" (pads below the axis' extent),
+        "wrap"."""
         self._own(x, "pad", "input")
         axes = list(range(x.ndim)) if axes is None else [int(a) for a in axes]
         pads = [int(p) for p in pads]
@@ -132,6 +136,17 @@ class LayoutOps:
         for axis, b, e in zip(axes, pads[:len(axes)], pads[len(axes):]):
             d = self._normalize_axis("pad", x, axis)
             before[d], after[d] = b, e
+        if mode not in PAD_MODES:
+            raise GraphError(f"{what}: mode must be one of {', '.join(PAD_MODES)}, got {mode!r}")
+        if mode != "constant":
+            for d, (b, e, n) in enumerate(zip(before, after, x.shape)):
+                limit = n - 1 if mode == "reflect" else None
+                if b < 0 or e < 0 or (b or e) and (n == 0 or limit is not None
+                                                    and max(b, e) > limit):
+                    raise GraphError(
+                        f"{what}: mode {mode!r} pads axis {d} by ({b}, {e}); it takes pads "
+                        f"from 0{f' to {limit} (the extent - 1)' if limit is not None else ''}"
+                        f" of a non-empty axis (crop with slice first)")
         shape = tuple(n + b + e for n, b, e in zip(x.shape, before, after))
         if any(n <= 0 for n in shape):
             raise GraphError(f"{what}: pads {pads} give the shape {format_shape(shape)}; "
@@ -140,5 +155,5 @@ class LayoutOps:
             value = PAD_VALUE[x.dtype](value)
         except (TypeError, ValueError):
             raise GraphError(f"{what}: value must be a {x.dtype} scalar, got {value!r}") from None
-        attrs = {"before": tuple(before), "after": tuple(after), "value": value}
+        attrs = {"before": tuple(before), "after": tuple(after), "value": value, "mode": mode}
         return self._add_node("pad", name, (x,), attrs, shape, x.dtype)

@@ -1,6 +1,6 @@
-"""Layout ops: transpose, reshape (row-major), broadcast_to, slice, concat, pad (constant).
+"""Layout ops: transpose, reshape (row-major), broadcast_to, slice, concat, pad (constant, edge, reflect, wrap).
 
-They move data and compute nothing (pad fills with a constant)."""
+They move data and compute nothing (constant pad fills with its value)."""
 
 from __future__ import annotations
 
@@ -165,12 +165,26 @@ def concat_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     return te.compute(node.output.shape, body, name=node.name)
 
 
+def _pad_source(mode: str, s, n: int):
+    """The input index an output index ``s`` (already shifted by the begin pad) reads."""
+    last = tirx.const(n - 1, s.dtype) if hasattr(s, "dtype") else n - 1
+    if mode == "edge":
+        return tirx.max(tirx.min(s, last), 0)
+    if mode == "reflect":  # pads < n: one reflection at each end
+        return tirx.Select(s < 0, -s, tirx.Select(s > last, last + last - s, s))
+    return tirx.floormod(s, n)  # wrap
+
+
 def pad_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     (x,) = inputs
     before, after = node.attrs["before"], node.attrs["after"]
     fill = tirx.const(node.attrs["value"], node.output.dtype)
+    mode = node.attrs.get("mode", "constant")
 
     def body(*i):
+        if mode != "constant":
+            return x[tuple(_pad_source(mode, v - b, int(n)) if b or e else v
+                           for v, b, e, n in zip(i, before, after, x.shape))]
         source, inside = [], []
         for v, b, e, n in zip(i, before, after, x.shape):
             s = v - b if b else v

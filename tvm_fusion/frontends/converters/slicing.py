@@ -1,4 +1,4 @@
-"""Slicing converters: Slice, Concat, Split, Pad (constant mode).
+"""Slicing converters: Slice, Concat, Split, Pad (constant, edge, reflect and wrap modes).
 
 Split becomes one ``slice`` per output (a converter may return a tuple); Pad's ``pads``,
 ``constant_value`` and ``axes`` and Slice's ``starts``/``ends``/``axes``/``steps`` must be
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...graph import Tensor, format_shape
+from ...graph import PAD_MODES, Tensor, format_shape
 from .common import ConvertError, axis_index, ints
 
 
@@ -68,9 +68,8 @@ def split(ctx, input: Tensor, split=None, *, axis: int = 0, num_outputs: int | N
 
 def pad(ctx, data: Tensor, pads=None, constant_value=None, axes=None, *,
         mode: str = "constant", value: float = 0.0, paddings=None) -> Tensor:
-    if mode != "constant":
-        raise ConvertError(f"Pad mode '{mode}' is not supported (only 'constant'): pad the "
-                           "input before import or use mode='constant'")
+    if mode not in PAD_MODES:
+        raise ConvertError(f"Pad mode '{mode}' is not supported (only {', '.join(PAD_MODES)})")
     widths = ints(pads if pads is not None else paddings)
     fill = value if constant_value is None else np.ravel(constant_value)
     if constant_value is not None:
@@ -78,7 +77,7 @@ def pad(ctx, data: Tensor, pads=None, constant_value=None, axes=None, *,
     axes = None if axes is None else [axis_index(a, data.ndim, "Pad") for a in ints(axes)]
     if all(w == 0 for w in widths):
         return data
-    return ctx.g.pad(data, widths, fill, axes, name=ctx.out)
+    return ctx.g.pad(data, widths, fill, axes, mode=mode, name=ctx.out)
 
 
 CONVERTERS = {"Slice": slice_, "Concat": concat, "Split": split, "Pad": pad}
