@@ -8,11 +8,13 @@ intermediates that other nodes read too, graph inputs or constants.
 
 from __future__ import annotations
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 import tvm_fusion as tf
 from tvm_fusion.graph import DTYPES, SCATTER_OPS
 from tvm_fusion.ops import OPS
+from tvm_fusion.ops.bfloat16 import rounds_per_op
 
 from .builder import Builder, Case
 from .steps import STEPS
@@ -64,6 +66,9 @@ def features(graph: tf.Graph) -> set[tuple[str, str]]:
     return found
 
 
+MAX_BFLOAT16_OPS = 3
+
+
 @st.composite
 def graphs(draw, min_ops: int = 2, max_ops: int = 8) -> Case:
     b = Builder(draw, draw(st.integers(0, 2**32 - 1)))
@@ -79,5 +84,8 @@ def graphs(draw, min_ops: int = 2, max_ops: int = 8) -> Case:
     outputs = [nodes[-1], *unread, *draw(st.lists(st.sampled_from(b.pool), max_size=2))]
     unique = list({id(v.tensor): v for v in outputs}.values())
     b.graph.output(*(v.tensor for v in unique))
+    # bfloat16 chains compile exponentially slowly (docs/architecture.md, known problems):
+    # more than 3 rounding bfloat16 ops took minutes to hours, so such graphs are not drawn
+    assume(sum(rounds_per_op(n) for n in b.graph.nodes) <= MAX_BFLOAT16_OPS)
     covered = b.covered | features(b.graph)
     return Case(b.graph, b.inputs, {v.tensor.name: v.exact for v in b.pool}, covered)
