@@ -153,3 +153,14 @@ def test_sign_of_unsigned_values(dtype):
         assert out.dtype == expected.dtype
         np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(got[0], np.sign(data))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64"])
+def test_neg_of_unsigned_values_wraps_as_numpy(dtype):
+    """``neg`` built ``-1 * x``: "cannot make uint from negative value -1" (fuzzer)."""
+    g = tf.Graph()
+    x = g.input("x", (2, 1, 3), dtype)
+    g.output(g.neg(x))
+    data = np.array([0, 1, 2, 3, 100, 7], dtype).reshape(2, 1, 3)
+    (got,) = tf.compile(g)(x=data)
+    np.testing.assert_array_equal(got, np.negative(data))

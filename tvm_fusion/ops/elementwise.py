@@ -112,7 +112,9 @@ BINARY = {
 }
 
 UNARY = {
-    "neg": lambda x: -x,
+    # unsigned: two's complement (no -1 in the type; TVM folds 0 - x to 0 for wide ones)
+    "neg": lambda x: (tirx.bitwise_not(x) + tirx.const(1, expr_dtype(x))
+                     if expr_dtype(x).startswith("uint") else -x),
     "abs": tirx.abs,
     "relu": _relu,
     "exp": _float32_or(exp_f32, tirx.exp),
