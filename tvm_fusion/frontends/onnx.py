@@ -192,10 +192,11 @@ class _Importer:
     def _check_opset(self) -> None:
         """Opsets MIN_OPSET..MAX_OPSET; an older model only if each of its ops is defined as in
         opset MIN_OPSET (e.g. And since 7, Not since 1), which is what the converters read."""
+        if self.opset is not None and MIN_OPSET <= self.opset <= MAX_OPSET:
+            return
         changed = sorted({n.op_type for n in self.graph.node if n.domain in _DEFAULT_DOMAINS
                           and not _same_since(n.op_type, self.opset)}) if self.opset else []
-        if self.opset is not None and (MIN_OPSET <= self.opset <= MAX_OPSET
-                                       or (self.opset < MIN_OPSET and not changed)):
+        if self.opset is not None and self.opset < MIN_OPSET and not changed:
             return
         why = (f", and {', '.join(changed)} changed after it (opset {self.opset} defines them "
                f"differently)" if changed else "")

@@ -139,14 +139,14 @@ class LayoutOps:
         if mode not in PAD_MODES:
             raise GraphError(f"{what}: mode must be one of {', '.join(PAD_MODES)}, got {mode!r}")
         if mode != "constant":
+            reflect = mode == "reflect"
             for d, (b, e, n) in enumerate(zip(before, after, x.shape)):
-                limit = n - 1 if mode == "reflect" else None
-                if b < 0 or e < 0 or (b or e) and (n == 0 or limit is not None
-                                                    and max(b, e) > limit):
+                too_far = (b or e) and (n == 0 or reflect and max(b, e) > n - 1)
+                if min(b, e) < 0 or too_far:
+                    upto = f" to {n - 1} (the extent - 1)" if reflect else ""
                     raise GraphError(
                         f"{what}: mode {mode!r} pads axis {d} by ({b}, {e}); it takes pads "
-                        f"from 0{f' to {limit} (the extent - 1)' if limit is not None else ''}"
-                        f" of a non-empty axis (crop with slice first)")
+                        f"from 0{upto} of a non-empty axis (crop with slice first)")
         shape = tuple(n + b + e for n, b, e in zip(x.shape, before, after))
         if any(n <= 0 for n in shape):
             raise GraphError(f"{what}: pads {pads} give the shape {format_shape(shape)}; "

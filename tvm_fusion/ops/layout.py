@@ -1,4 +1,5 @@
-"""Layout ops: transpose, reshape (row-major), broadcast_to, slice, concat, pad (constant, edge, reflect, wrap).
+"""Layout ops: transpose, reshape (row-major), broadcast_to, slice, concat, pad (constant,
+edge, reflect, wrap).
 
 They move data and compute nothing (constant pad fills with its value)."""
 
@@ -167,11 +168,11 @@ def concat_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
 
 def _pad_source(mode: str, s, n: int):
     """The input index an output index ``s`` (already shifted by the begin pad) reads."""
-    last = tirx.const(n - 1, s.dtype) if hasattr(s, "dtype") else n - 1
+    last = n - 1
     if mode == "edge":
         return tirx.max(tirx.min(s, last), 0)
     if mode == "reflect":  # pads < n: one reflection at each end
-        return tirx.Select(s < 0, -s, tirx.Select(s > last, last + last - s, s))
+        return tirx.Select(s < 0, -s, tirx.Select(s > last, 2 * last - s, s))
     return tirx.floormod(s, n)  # wrap
 
 
