@@ -48,7 +48,10 @@ def declared_alignments(mod: tvm.IRModule) -> dict[str, int]:
 
 def finalize(mod: tvm.IRModule) -> tvm.IRModule:
     """The passes every scheduled kernel gets before ``tvm.compile``, in the build and in the
-    tuning builder alike (what is tuned is what runs): element alignment, then prefetches (TVMScript cannot parse ``T.prefetch`` back)."""
+    tuning builder alike (what is tuned is what runs): element alignment, bfloat16 stores a
+    vector would broadcast left scalar (``vector_stores.py``), then prefetches (TVMScript
+    cannot parse ``T.prefetch`` back)."""
     from .prefetch import insert_prefetches
+    from .vector_stores import serialize_broadcast_bf16_stores
 
-    return insert_prefetches(assume_element_alignment(mod))
+    return insert_prefetches(serialize_broadcast_bf16_stores(assume_element_alignment(mod)))

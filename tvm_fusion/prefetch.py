@@ -24,18 +24,18 @@ PREFETCH_ANNOTATION = "tvm_fusion.prefetch_next_row"
 CACHE_LINE = 64
 
 
-def _rebuild(stmt, visit):
+def rebuild(stmt, visit):
     """Rebuild loops, sequences and blocks bottom-up, applying ``visit`` to every node."""
     if isinstance(stmt, tirx.For):
         stmt = tirx.For(stmt.loop_var, stmt.min, stmt.extent, stmt.kind,
-                        _rebuild(stmt.body, visit), stmt.thread_binding, stmt.annotations,
+                        rebuild(stmt.body, visit), stmt.thread_binding, stmt.annotations,
                         stmt.step)
     elif isinstance(stmt, tirx.SeqStmt):
-        stmt = tirx.SeqStmt([_rebuild(s, visit) for s in stmt])
+        stmt = tirx.SeqStmt([rebuild(s, visit) for s in stmt])
     elif isinstance(stmt, s_tir.SBlockRealize):
         b = stmt.block
         block = s_tir.SBlock(b.iter_vars, b.reads, b.writes, b.name_hint,
-                             _rebuild(b.body, visit), b.init, b.alloc_buffers, b.match_buffers,
+                             rebuild(b.body, visit), b.init, b.alloc_buffers, b.match_buffers,
                              b.annotations)
         stmt = s_tir.SBlockRealize(stmt.iter_values, stmt.predicate, block)
     return visit(stmt)
@@ -84,5 +84,5 @@ def insert_prefetches(mod: tvm.IRModule) -> tvm.IRModule:
         found.append(name)
         return tirx.SeqStmt(_prefetches(loop, params[name]) + [loop])
 
-    body = _rebuild(func.body, visit)
+    body = rebuild(func.body, visit)
     return mod if not found else tvm.IRModule({"main": func.with_body(body)})

@@ -164,3 +164,35 @@ def test_neg_of_unsigned_values_wraps_as_numpy(dtype):
     data = np.array([0, 1, 2, 3, 100, 7], dtype).reshape(2, 1, 3)
     (got,) = tf.compile(g)(x=data)
     np.testing.assert_array_equal(got, np.negative(data))
+
+
+@pytest.mark.parametrize("source", ["constant", "input"])
+@pytest.mark.parametrize("shape, to", [((2, 1, 1), (2, 1, 3)), ((5, 1), (5, 13)),
+                                       ((1,), (7, 17))])
+def test_bfloat16_output_broadcast_along_its_vector(source, shape, to, rng):
+    """``abs(cast(broadcast_to(x), "bfloat16"))`` with ``x`` constant along the vectorised
+    innermost axis: TVM stored ``Broadcast(reinterpret(bf16, bits))``, which its bf16
+    storage legalizer does not rewrite ("dtype mismatch on BufferStore: buffer's dtype is
+    T.uint16 ... RHS's dtype is T.bfloat16x3"). Such loops are now serial
+    (``vector_stores.py``); a store that varies along the vector stays vectorised."""
+    import ml_dtypes
+
+    from tvm_fusion.vector_stores import serialize_broadcast_bf16_stores
+
+    data = (rng.standard_normal(shape) * 4).astype(ml_dtypes.bfloat16)
+    g = tf.Graph()
+    x = g.constant(data) if source == "constant" else g.input("x", shape, "bfloat16")
+    g.output(g.abs(g.add(g.broadcast_to(x, to), g.cast(g.constant(np.float32(0.5)),
+                                                       "bfloat16"))))
+    fn = tf.compile(g)
+    inputs = {} if source == "constant" else {"x": data}
+    (got,) = fn(**inputs)
+    (expected,) = tf.reference.run(g, inputs)
+    assert got.dtype == expected.dtype and got.shape == to
+    np.testing.assert_array_equal(got.astype("float32"), expected.astype("float32"))
+
+    varying = tf.Graph()
+    v = varying.input("v", to, "bfloat16")
+    varying.output(varying.abs(v))
+    (mod,) = [k.scheduled for k in tf.compile(varying).kernels]
+    assert serialize_broadcast_bf16_stores(mod) is mod  # nothing to serialise: unchanged
