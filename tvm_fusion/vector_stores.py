@@ -1,7 +1,7 @@
 """bfloat16 stores that a vectorised loop would broadcast are left scalar.
 
 A fused kernel writes a bfloat16 output as ``reinterpret("bfloat16", <uint16 bits>)``. When
-the value does not depend on the vectorised loop (an output broadcast along its innermost
+the value does not depend on the vectorised loop once simplified (an output broadcast along its innermost
 axis, e.g. ``abs(cast(broadcast_to(x, (2, 1, 3)), "bfloat16"))``), TVM's ``VectorizeLoop``
 stores ``Broadcast(reinterpret(...), lanes)``, and ``BF16StorageLegalize`` (the last pass of
 ``tvm.compile``) rewrites only a store whose value *is* a reinterpret: the build fails with
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tvm
 from tvm import s_tir, tirx
+from tvm.sym import Analyzer
 
 from .prefetch import rebuild
 
@@ -37,14 +38,16 @@ def _realizes(stmt):
 
 
 def _broadcasts_bf16(loop: tirx.For) -> bool:
-    """Does ``loop`` (vectorised) hold a bfloat16 store whose value ignores the loop var?"""
+    """Does ``loop`` (vectorised) hold a bfloat16 store whose value, simplified as TVM will,
+    ignores the loop var?"""
     for realize in _realizes(loop.body):
         block, store = realize.block, realize.block.body
         if not (isinstance(store, tirx.BufferStore) and "bfloat16" in str(store.value.ty)):
             continue
-        lane_vars = [iv.var for iv, value in zip(block.iter_vars, realize.iter_values)
-                     if _uses(value, [loop.loop_var])]
-        if lane_vars and not _uses(store.value, lane_vars):
+        analyzer = Analyzer()  # TVM simplifies before it vectorises: `x and not x` is false
+        for iv, value in zip(block.iter_vars, realize.iter_values):
+            analyzer.bind(iv.var, value)
+        if not _uses(analyzer.simplify(store.value), [loop.loop_var]):
             return True
     return False
 

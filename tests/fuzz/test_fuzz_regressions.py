@@ -196,3 +196,17 @@ def test_bfloat16_output_broadcast_along_its_vector(source, shape, to, rng):
     varying.output(varying.abs(v))
     (mod,) = [k.scheduled for k in tf.compile(varying).kernels]
     assert serialize_broadcast_bf16_stores(mod) is mod  # nothing to serialise: unchanged
+
+
+def test_bfloat16_output_that_simplifies_to_a_constant():
+    """``ceil(cast(xor(b, b), "bfloat16"))``: the stored value reads the input along the
+    vector, but TVM simplifies ``xor(b, b)`` to false before it vectorises, and stored a
+    ``Broadcast`` again (fuzzer, long profile); the invariance is now judged on the value as
+    TVM's simplifier leaves it."""
+    g = tf.Graph()
+    b = g.cast(g.constant(np.array([[[[1, 0]]]], np.int8)), "bool")
+    g.output(g.ceil(g.cast(g.logical_xor(b, b), "bfloat16")))
+    (got,) = tf.compile(g)()
+    (expected,) = tf.reference.run(g, {})
+    assert str(got.dtype) == "bfloat16" and got.shape == (1, 1, 1, 2)
+    np.testing.assert_array_equal(got.astype("float32"), expected.astype("float32"))
