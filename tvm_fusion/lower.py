@@ -27,6 +27,7 @@ from tvm.s_tir import SBlock, SBlockRealize
 from .graph import Node, Tensor
 from .ops import OPS, ScatterStage, reduces_nothing
 from .ops.bfloat16 import bfloat16_compute, rounds_per_op
+from .ops.float8 import storage
 from .ops.fp16 import extremum_rounded_once, rounded_once_source
 from .ops.relaxed import check_precision, computes_in_f32, relaxed_compute, wide_nodes
 from .ops.scatter import update_block
@@ -77,7 +78,7 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
     donated_data = _donated_data(nodes, outputs, donated)
     inputs = [t for t in external_inputs(nodes) if id(t) not in donated_data]
     te_of: dict[int, te.Tensor] = {
-        id(t): te.placeholder(t.shape, t.dtype, name=buffer_name(t.name))
+        id(t): te.placeholder(t.shape, storage(t.dtype), name=buffer_name(t.name))
         for t in external_inputs(nodes)
     }
     scatters: list[ScatterStage] = []

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import ml_dtypes
 import numpy as np
 
-from .graph import Graph, Node
+from .graph import FLOAT8_DTYPES, Graph, Node
 
 F32 = np.float32
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)  # like fp16: math and sums in fp32, rounded once
@@ -49,6 +49,19 @@ def _power(a, b):
     if a.dtype.kind in "iu" and b.dtype.kind in "iu":
         return np.power(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
     return np.power(a, b).astype(a.dtype)
+
+
+def _cast(n, x):
+    """``astype``; to float8 through float32, clamped first when the cast saturates (ONNX's
+    default: ``ml_dtypes`` itself overflows to infinity or NaN)."""
+    dtype = n.attrs["dtype"]
+    if dtype not in FLOAT8_DTYPES:
+        return x.astype(dtype)
+    x = x.astype(np.float32)
+    if n.attrs.get("saturate", True):
+        top = float(ml_dtypes.finfo(dtype).max)
+        x = np.clip(x, -top, top)  # NaN stays NaN
+    return x.astype(dtype)
 
 
 def _isinf(node: Node, x):
@@ -184,7 +197,7 @@ NUMPY: dict[str, Callable] = {
     "isnan": lambda n, x: np.isnan(x),
     "isinf": _isinf,
     "logical_not": lambda n, x: np.logical_not(x),
-    "cast": lambda n, x: x.astype(n.attrs["dtype"]),
+    "cast": lambda n, x: _cast(n, x),
     "reduce_sum": _reduce("sum"),
     "reduce_max": _reduce("max"),
     "reduce_min": _reduce("min"),

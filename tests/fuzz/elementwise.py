@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from tvm_fusion.graph import BINARY_OPS, DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES, UNARY_OPS
+from tvm_fusion.graph import BINARY_OPS, FLOAT_DTYPES, NUMERIC_DTYPES, UNARY_OPS
 
-from .builder import Builder, Value, broadcast_partner, compatible, safe_divisor
+from .builder import DTYPES, Builder, Value, broadcast_partner, compatible, safe_divisor
 
 COMPARISONS = {"equal": DTYPES, "less": NUMERIC_DTYPES, "less_equal": NUMERIC_DTYPES,
                "greater": NUMERIC_DTYPES, "greater_equal": NUMERIC_DTYPES}

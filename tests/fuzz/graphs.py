@@ -12,11 +12,11 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import tvm_fusion as tf
-from tvm_fusion.graph import DTYPES, SCATTER_OPS
+from tvm_fusion.graph import SCATTER_OPS
 from tvm_fusion.ops import OPS
 from tvm_fusion.ops.bfloat16 import rounds_per_op
 
-from .builder import Builder, Case
+from .builder import DTYPES, Builder, Case
 from .steps import STEPS
 
 

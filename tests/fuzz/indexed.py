@@ -12,9 +12,9 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from tvm_fusion.graph import DTYPES, INDEX_DTYPES, NUMERIC_DTYPES, SCATTER_REDUCTIONS
+from tvm_fusion.graph import INDEX_DTYPES, NUMERIC_DTYPES, SCATTER_REDUCTIONS
 
-from .builder import MAX_ELEMENTS, Builder, Value
+from .builder import DTYPES, MAX_ELEMENTS, Builder, Value
 
 
 def index_tensor(b: Builder, values, dtype: str) -> Value:

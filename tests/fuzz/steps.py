@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from tvm_fusion.graph import (
     BINARY_OPS,
-    DTYPES,
     FLOAT_DTYPES,
     GATHER_OPS,
     NUMERIC_DTYPES,
@@ -24,7 +23,7 @@ from tvm_fusion.graph import (
 )
 
 from . import elementwise, indexed
-from .builder import MAX_ELEMENTS, Builder
+from .builder import DTYPES, MAX_ELEMENTS, Builder
 from .elementwise import COMPARISONS, LOGICAL
 
 

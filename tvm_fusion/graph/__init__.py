@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .core import (
     DTYPES,
+    FLOAT8_DTYPES,
     FLOAT_DTYPES,
     INDEX_DTYPES,
     INDEX_LIMIT,
@@ -47,7 +48,7 @@ class Graph(ElementwiseOps, ReduceOps, LayoutOps, GatherOps, ScatterOps, GraphCo
     """
 
 
-__all__ = ["ALL_OPS", "BINARY_OPS", "DTYPES", "FLOAT_DTYPES", "GATHER_OPS", "INDEX_DTYPES",
+__all__ = ["ALL_OPS", "BINARY_OPS", "DTYPES", "FLOAT8_DTYPES", "FLOAT_DTYPES", "GATHER_OPS", "INDEX_DTYPES",
            "INDEX_LIMIT", "INT_DTYPES", "LAYOUT_OPS", "NUMERIC_DTYPES", "PAD_MODES", "REDUCE_OPS",
            "SCATTER_OPS", "SCATTER_REDUCTIONS", "UNARY_OPS", "Graph", "GraphError", "Node", "Tensor",
            "broadcast_shapes", "format_shape"]

@@ -21,7 +21,11 @@ UNSIGNED_INT_DTYPES = ("uint8", "uint16", "uint32", "uint64")
 INT_DTYPES = SIGNED_INT_DTYPES + UNSIGNED_INT_DTYPES
 NUMERIC_DTYPES = INT_DTYPES + FLOAT_DTYPES
 SIGNED_DTYPES = SIGNED_INT_DTYPES + FLOAT_DTYPES  # neg: ONNX Neg has no unsigned types
-DTYPES = ("bool",) + NUMERIC_DTYPES
+# float8 (``ml_dtypes`` arrays, what ``onnx.numpy_helper`` returns) is a storage type: it
+# can be an input, a constant, an output and the source or target of ``cast`` (which rounds
+# to nearest even, saturating or not, as ONNX Cast); kernels hold its bits as uint8
+FLOAT8_DTYPES = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz")
+DTYPES = ("bool",) + NUMERIC_DTYPES + FLOAT8_DTYPES
 INDEX_DTYPES = ("int32", "int64")  # ONNX's index tensors (Gather, Scatter*): int32 or int64
 
 
@@ -194,6 +198,11 @@ class GraphCore:
     def _add_node(self, op, name, inputs, attrs, shape, dtype) -> Tensor:
         name = self._claim(name, op) if name is not None else self._fresh(op)
         _check_size(tuple(shape), dtype, f"{op} '{name}'")
+        eight = [t.name for t in inputs if t.dtype in FLOAT8_DTYPES]
+        if op != "cast" and (eight or dtype in FLOAT8_DTYPES):
+            raise GraphError(f"{op} '{name}': float8 tensors ({', '.join(eight) or dtype}) can "
+                             "only be cast: cast them to float32 first (float8 is a storage "
+                             "type in tvm-fusion, with no arithmetic)")
         node = Node(op, name, tuple(inputs), dict(attrs))
         out = Tensor(name, tuple(shape), dtype, self, node)
         object.__setattr__(node, "output", out)

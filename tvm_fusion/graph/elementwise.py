@@ -7,6 +7,7 @@ import itertools
 
 from .core import (
     DTYPES,
+    FLOAT8_DTYPES,
     FLOAT_DTYPES,
     NUMERIC_DTYPES,
     GraphError,
@@ -185,11 +186,19 @@ class ElementwiseOps:
     def logical_not(self, x: Tensor, *, name: str | None = None) -> Tensor:
         return self._unary("logical_not", x, name)
 
-    def cast(self, x: Tensor, dtype: str, *, name: str | None = None) -> Tensor:
-        """Convert to ``dtype`` (float to int truncates toward zero, to bool tests != 0)."""
+    def cast(self, x: Tensor, dtype: str, *, saturate: bool = True,
+             name: str | None = None) -> Tensor:
+        """Convert to ``dtype`` (float to int truncates toward zero, to bool tests != 0).
+
+        To a float8 type: rounded to nearest even; ``saturate`` (ONNX's default) clamps
+        values beyond the largest finite one (and infinities) to it, otherwise they become
+        infinity (e5m2) or NaN (the types without infinity), as ONNX Cast does."""
         self._own(x, "cast", "input")
         dtype = _check_dtype(dtype, f"cast of '{x.name}'")
-        return self._add_node("cast", name, (x,), {"dtype": dtype}, x.shape, dtype)
+        attrs = {"dtype": dtype}
+        if not saturate and dtype in FLOAT8_DTYPES:
+            attrs["saturate"] = False
+        return self._add_node("cast", name, (x,), attrs, x.shape, dtype)
 
     def _binary(self, op: str, a: Tensor, b: Tensor, name, attrs=None) -> Tensor:
         self._operands(op, a, b, NUMERIC_DTYPES)

@@ -8,6 +8,7 @@ import math
 from tvm import te, tirx
 
 from ..graph import Node
+from . import float8
 from .axes import AxisRelation, OutputAxis, identity_relation
 from .common import ACCUMULATOR, broadcast_index, cast, dtype_of, expr_dtype, isnan
 from .fastmath import erf_f32, exp_f32, log_f32, sigmoid_f32
@@ -195,6 +196,11 @@ def where_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
 
 def cast_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     (x,) = inputs
+    source, target = node.inputs[0].dtype, node.attrs["dtype"]
+    if source in float8.FORMATS or target in float8.FORMATS:  # bits in uint8 (ops/float8.py)
+        saturate = node.attrs.get("saturate", True)
+        return te.compute(node.output.shape, lambda *i: float8.cast(x[i], source, target,
+                                                                    saturate), name=node.name)
     return te.compute(node.output.shape, lambda *i: cast(x[i], node.attrs["dtype"]), name=node.name)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import tvm_ffi
 
 from ..checks import InputError, bind_arguments, check_donated, check_input, format_shape
+from ..graph import FLOAT8_DTYPES
 from .memory import ALIGNMENT, aligned_empty, empty, is_aligned
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 # per array in Python; below this numpy's own 16-byte alignment costs the kernel less)
 ALIGN_FROM_BYTES = 64 << 10
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+# float8 arrays reach the kernel as a uint8 view of their bits (kernels hold float8 as uint8:
+# ops/float8.py); bfloat16 as a bfloat16 view of its uint16 bits
+FLOAT8 = frozenset(np.dtype(d) for d in FLOAT8_DTYPES)
+VIEWED = frozenset(("bfloat16", *FLOAT8_DTYPES))
 
 
 class CallPlan:
@@ -84,7 +89,7 @@ class CallPlan:
         # inputs and outputs DLPack cannot pass as they are (bfloat16, zero-size): converted
         # before launch (kernel_tensor)
         self.converted_slots = sorted({self.slot[t.name] for t in (*graph.inputs, *graph.outputs)
-                                       if t.dtype == "bfloat16" or 0 in t.shape})
+                                       if t.dtype in VIEWED or 0 in t.shape})
 
     # ----- inputs ------------------------------------------------------------------------
     def bind(self, args: tuple, kwargs: dict) -> list:
@@ -156,7 +161,7 @@ class CallPlan:
         input returned as is) once the kernels have run, and the empty outputs."""
         for j, slot in self.copies:
             value = env[slot]
-            results[j] = np.array(_host(value))
+            results[j] = np.array(_host(value)).view(np.dtype(self.graph.outputs[j].dtype))
         for j, shape, dtype in self.empty_outputs:
             if results[j] is None:
                 results[j] = np.empty(shape, dtype)
@@ -253,6 +258,8 @@ def kernel_tensor(array: np.ndarray, alignment: int | None = None):
     view of its uint16 bits, which numpy's DLPack can export; zero-size: a view with compact
     strides, which the kernel checks, where numpy's are all 0)."""
     alignment = alignment or array.itemsize or 1
+    if array.dtype in FLOAT8:
+        array = array.view(np.uint8)
     bfloat16 = array.dtype == BFLOAT16
     if array.size == 0:  # nothing is read or written: any aligned address will do
         raw = np.empty(2 * ALIGNMENT, np.uint8)  # (a zero-size slice's address is not kept)

@@ -6,13 +6,16 @@ import numpy as np
 from onnx import TensorProto
 
 # ONNX element type -> tvm-fusion dtype; every other element type is unsupported
-# (float8, float4, int4, int2 and e8m0 stay unsupported: TVM has no arithmetic for them here)
+# (float8 is a storage type, cast only: graph/core.py; float4, int4, int2 and e8m0 stay
+# unsupported: TVM has no arithmetic for them here)
 DTYPES = {TensorProto.BOOL: "bool",
           TensorProto.INT8: "int8", TensorProto.INT16: "int16", TensorProto.INT32: "int32",
           TensorProto.INT64: "int64", TensorProto.UINT8: "uint8", TensorProto.UINT16: "uint16",
           TensorProto.UINT32: "uint32", TensorProto.UINT64: "uint64",
           TensorProto.FLOAT16: "float16", TensorProto.BFLOAT16: "bfloat16",
-          TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}
+          TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64",
+          TensorProto.FLOAT8E4M3FN: "float8_e4m3fn", TensorProto.FLOAT8E4M3FNUZ: "float8_e4m3fnuz",
+          TensorProto.FLOAT8E5M2: "float8_e5m2", TensorProto.FLOAT8E5M2FNUZ: "float8_e5m2fnuz"}
 
 
 class ConvertError(ValueError):

@@ -39,9 +39,10 @@ def _unary(op: str):
 
 
 def cast(ctx, x: Tensor, *, to: int, saturate: int = 1, round_mode: str = "up") -> Tensor:
-    # saturate / round_mode only concern float8 / float4 targets, which are unsupported anyway
+    # saturate concerns float8 targets (round_mode only float8e8m0, unsupported)
     dtype = to_dtype(to, "Cast target 'to'")
-    return x if dtype == x.dtype else ctx.g.cast(x, dtype, name=ctx.out)
+    return x if dtype == x.dtype else ctx.g.cast(x, dtype, saturate=bool(saturate),
+                                                 name=ctx.out)
 
 
 def identity(ctx, x: Tensor) -> Tensor:
@@ -103,7 +104,8 @@ def _scalar(ctx, value, dtype: str, tag: str) -> Tensor:
 def cast_like(ctx, input: Tensor, target_type: Tensor, *, saturate: int = 1,
               round_mode: str = "up") -> Tensor:
     dtype = target_type.dtype
-    return input if dtype == input.dtype else ctx.g.cast(input, dtype, name=ctx.out)
+    return input if dtype == input.dtype else ctx.g.cast(input, dtype, saturate=bool(saturate),
+                                                         name=ctx.out)
 
 
 def reciprocal(ctx, X: Tensor) -> Tensor:
