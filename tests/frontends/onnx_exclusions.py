@@ -44,14 +44,6 @@ EXCLUDED: dict[str, str] = {
     **{f"test_center_crop_pad_{v}_expanded": DYNAMIC
        for v in ("crop", "pad", "crop_and_pad", "crop_axes_hwc", "crop_negative_axes_hwc",
                  "crop_axes_chw")},
-    "test_gathernd_example_int32_batch_dim1": ("unsupported: GatherND batch_dims=1 is not "
-                                               "supported (only 0)"),
-    "test_slice_start_out_of_bounds": ZERO_SIZE,
-    "test_split_zero_size_splits_opset13": ZERO_SIZE,
-    "test_split_zero_size_splits_opset18": ZERO_SIZE,
-    **{f"test_rotary_embedding{v}_expanded": _SPLIT_EMPTY
-       for v in ("", "_3d_input", "_interleaved", "_no_position_ids",
-                 "_no_position_ids_interleaved")},
     # a sum of 6480 float32 terms (two reductions to a scalar), accumulated in float32 in
     # loop order; the reference sums pairwise: 2.1e-5 relative
     "test_nllloss_NCd1d2d3d4d5_mean_weight_expanded": "numerics: 1e-4",
@@ -109,7 +101,6 @@ EXCLUDED: dict[str, str] = {
     "test_castlike_INT2_to_FLOAT16_expanded": _dtype("INT2"),
     "test_castlike_INT2_to_INT8_expanded": _dtype("INT2"),
     # ----- empty tensors
-    "test_reshape_allowzero_reordered": _RESHAPE_ZERO,
     # ----- inputs that are not tensors
     "test_identity_sequence": SEQUENCE,
     "test_identity_opt": OPTIONAL,

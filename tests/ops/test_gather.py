@@ -54,10 +54,14 @@ def test_gathers_every_dtype(rng, dtype):
                                                     _indices(rng, (4,), 11)], -1)})
 
 
-def test_gather_nd_batch_dims_is_refused_naming_it(rng):
-    with pytest.raises(OnnxImportError, match="GatherND batch_dims=1 is not supported"):
-        check_node("GatherND", {"x": random_array(rng, (3, 5), "float32"),
-                                "i": _indices(rng, (3, 1), 5)}, batch_dims=1)
+@pytest.mark.parametrize("shape, rows, batch_dims, k", [
+    ((3, 5), (3,), 1, 1), ((2, 7, 13, 5), (2, 7, 3), 2, 1), ((5, 7, 11), (5, 2, 3), 1, 2),
+    ((3, 13, 5), (3,), 1, 2)])
+def test_gather_nd_batch_dims_matches_onnx(rng, shape, rows, batch_dims, k):
+    """Imported as batch_dims 0 with each index tuple prefixed by its batch position."""
+    columns = [_indices(rng, rows, shape[batch_dims + d]) for d in range(k)]
+    check_node("GatherND", {"x": random_array(rng, shape, "float32"),
+                            "i": np.stack(columns, axis=-1)}, batch_dims=batch_dims)
 
 
 def test_embedding_scale_is_one_parallel_kernel(rng):

@@ -27,15 +27,20 @@ class LayoutOps:
         shape = tuple(x.shape[p] for p in perm)
         return self._add_node("transpose", name, (x,), {"perm": perm}, shape, x.dtype)
 
-    def reshape(self, x: Tensor, shape, *, name: str | None = None) -> Tensor:
-        """Reshape (row-major); one entry may be -1 (inferred), 0 copies the input dim."""
+    def reshape(self, x: Tensor, shape, *, allowzero: bool = False,
+                name: str | None = None) -> Tensor:
+        """Reshape (row-major); one entry may be -1 (inferred), 0 copies the input dim
+        (``allowzero``: 0 is a size, as ONNX Reshape's attribute)."""
         self._own(x, "reshape", "input")
         what = f"reshape of '{x.name}' {format_shape(x.shape)} to {list(shape)}"
         dims = [int(d) for d in shape]
         if dims.count(-1) > 1 or any(d < -1 for d in dims):
             raise GraphError(f"{what}: at most one -1 and no other negative entry allowed")
+        if allowzero and 0 in dims and -1 in dims:
+            raise GraphError(f"{what}: with allowzero a 0 is a size, so -1 cannot be inferred "
+                             "(ONNX makes this model invalid)")
         for i, d in enumerate(dims):
-            if d == 0:
+            if d == 0 and not allowzero:
                 if i >= x.ndim:
                     raise GraphError(f"{what}: entry {i} is 0 (copy) but the input has rank {x.ndim}")
                 dims[i] = x.shape[i]
@@ -86,9 +91,8 @@ class LayoutOps:
                 raise GraphError(f"{what}: step of axis {axis} is 0, expected non-zero")
             first, _, _ = positions = slice(start, end, stride).indices(x.shape[d])
             length = len(range(*positions))
-            if length == 0:
-                raise GraphError(f"{what}: axis {axis} [{start}:{end}:{stride}] is empty; "
-                                 "tvm-fusion tensors have no zero-size dimensions")
+            if length == 0:  # an empty result (no kernel runs): nothing is read
+                first, stride = 0, 1
             begin[d], step[d], shape[d] = first, stride, length
         # the shape too: the build cache keys kernels by input shapes and attributes
         attrs = {"begin": tuple(begin), "step": tuple(step), "shape": tuple(shape)}
@@ -117,6 +121,9 @@ class LayoutOps:
                                  f"{format_shape(first.shape)} on every other axis")
         shape = list(first.shape)
         shape[d] = sum(t.shape[d] for t in tensors)
+        pieces = tuple(t for t in tensors if t.shape[d] > 0)  # an empty piece adds nothing
+        if 0 < len(pieces) < len(tensors):  # (and no kernel could inline its empty block)
+            tensors = pieces
         return self._add_node("concat", name, tensors, {"axis": d}, tuple(shape), first.dtype)
 
     def pad(self, x: Tensor, pads, value=0, axes=None, *, mode: str = "constant",

@@ -19,9 +19,8 @@ def transpose(ctx, data: Tensor, *, perm=None) -> Tensor:
 
 def reshape(ctx, data: Tensor, shape, *, allowzero: int = 0) -> Tensor:
     dims = ints(shape)
-    if allowzero and 0 in dims:
-        raise ConvertError(f"shape {dims} with allowzero=1 asks for a zero-size output; "
-                           "tvm-fusion tensors have no zero-size dimensions")
+    if allowzero and 0 in dims:  # 0 is a size
+        return ctx.g.reshape(data, dims, allowzero=True, name=ctx.out)
     if not allowzero:  # 0 copies the input dimension (checked by Graph.reshape)
         dims = [data.shape[i] if d == 0 and i < data.ndim else d for i, d in enumerate(dims)]
     if -1 not in dims and math.prod(dims) == data.size:

@@ -53,9 +53,8 @@ def split(ctx, input: Tensor, split=None, *, axis: int = 0, num_outputs: int | N
         raise ConvertError(f"Split of '{input.name}' {format_shape(input.shape)} on axis {axis}: "
                            f"sizes {sizes} must be {count} entries (one per output) adding up "
                            f"to {extent}")
-    if any(s <= 0 for s in sizes):
-        raise ConvertError(f"Split sizes {sizes} make a zero-size output; tvm-fusion tensors "
-                           "have no zero-size dimensions")
+    if any(s < 0 for s in sizes):
+        raise ConvertError(f"Split of '{input.name}': sizes {sizes} must not be negative")
     if count == 1:
         return input
     outputs, start = [], 0
