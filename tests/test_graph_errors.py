@@ -190,13 +190,15 @@ def test_float_only_op_on_int(g, op, dtype):
         getattr(g, op)(x)
 
 
-@pytest.mark.parametrize("dtype", ["complex64", np.complex128, "float8_e4m3fn", "int4", "fp32",
+@pytest.mark.parametrize("dtype", ["complex64", np.complex128, "float4_e2m1fn", "int4", "fp32",
                                    123])
 def test_unknown_dtype(g, dtype):
     shown = {np.complex128: "complex128", 123: "123"}.get(dtype, dtype)
     with pytest.raises(tf.GraphError, match=rf"^input 'x': dtype must be one of bool, int8, "
                                             rf"int16, int32, int64, uint8, uint16, uint32, uint64, "
-                                            rf"float16, bfloat16, float32, float64, got "
+                                            rf"float16, bfloat16, float32, float64, "
+                                            rf"float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, "
+                                            rf"float8_e5m2fnuz, got "
                                             rf"'?{shown}'?$"):
         g.input("x", (3,), dtype)
     y = g.input("y", (3,), "float32")
