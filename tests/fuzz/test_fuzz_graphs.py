@@ -12,11 +12,11 @@ import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 
 import tvm_fusion as tf
-from tvm_fusion.graph import DTYPES, FLOAT_DTYPES, SCATTER_OPS, SCATTER_REDUCTIONS
+from tvm_fusion.graph import FLOAT_DTYPES, SCATTER_OPS, SCATTER_REDUCTIONS
 from tvm_fusion.inspect_ir import global_intermediates
 from tvm_fusion.ops import OPS
 
-from .builder import Case
+from .builder import DTYPES, Case
 from .graphs import graphs, not_covered
 from .steps import ACCEPTS
 

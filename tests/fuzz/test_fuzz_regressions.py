@@ -210,3 +210,23 @@ def test_bfloat16_output_that_simplifies_to_a_constant():
     (expected,) = tf.reference.run(g, {})
     assert str(got.dtype) == "bfloat16" and got.shape == (1, 1, 1, 2)
     np.testing.assert_array_equal(got.astype("float32"), expected.astype("float32"))
+
+
+@pytest.mark.parametrize("op", ["reduce_min", "reduce_max"])
+def test_bfloat16_extremum_of_a_value_another_output_reads(op):
+    """``reduce_min(neg(x))`` beside ``less(x, neg(x))``: the bf16 value read back from its
+    buffer was promoted to f32 by TVM's legalizer and its bitcast to an int16 order key
+    failed LLVM verification ("Invalid bitcast", fuzzer, long profile). bf16 extrema now
+    order float32 keys; NaN still comes out as numpy's."""
+    import ml_dtypes
+
+    g = tf.Graph()
+    x = g.input("x", (3, 5), "bfloat16")
+    n = g.neg(x)
+    g.output(getattr(g, op)(n, axes=(0,), keepdims=False), g.less(x, n))
+    data = np.array([[1, 2, np.nan, 0.0, -7], [3, -4, 1, -0.0, 2], [0.5, 9, 2, 0.0, -8]],
+                    ml_dtypes.bfloat16)
+    got = tf.compile(g)(x=data)
+    for out, expected in zip(got, tf.reference.run(g, {"x": data})):
+        assert out.dtype == expected.dtype and out.shape == expected.shape
+        np.testing.assert_array_equal(out.astype("float32"), expected.astype("float32"))

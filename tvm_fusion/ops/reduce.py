@@ -51,6 +51,10 @@ def reduce_compute(node: Node, inputs: list[te.Tensor]) -> te.Tensor:
     dtype = dtype_of(x)
     exact = node.op in ("reduce_max", "reduce_min")
     acc_dtype = dtype if exact else ACCUMULATOR.get(dtype, dtype)
+    if exact and dtype == "bfloat16":  # keys of its exact float32: TVM's bf16 legalizer turns
+        acc_dtype = "float32"  # a bf16 value read back from a buffer into f32, whose bitcast
+        # to an int16 key LLVM rejects ("Invalid bitcast"; fuzzer: reduce_min of neg(x) beside
+        # another output of neg(x)); the result, a bf16 value, casts back exactly
     finish = None if acc_dtype == dtype else (lambda value: cast(value, dtype))
     return reduction(node, lambda index: cast(x[index], acc_dtype), acc_dtype, finish)
 
