@@ -25,7 +25,6 @@ import numpy as np
 import tvm_ffi
 
 from ..checks import InputError, bind_arguments, check_donated, check_input, format_shape
-from ..graph import FLOAT8_DTYPES
 from .memory import ALIGNMENT, aligned_empty, empty, is_aligned
 
 if TYPE_CHECKING:
@@ -37,8 +36,9 @@ ALIGN_FROM_BYTES = 64 << 10
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 # float8 arrays reach the kernel as a uint8 view of their bits (kernels hold float8 as uint8:
 # ops/float8.py); bfloat16 as a bfloat16 view of its uint16 bits
-FLOAT8 = frozenset(np.dtype(d) for d in FLOAT8_DTYPES)
-VIEWED = frozenset(("bfloat16", *FLOAT8_DTYPES))
+# (named here: a loaded module imports no graph code)
+FLOAT8 = frozenset(np.dtype(f"float8_{f}") for f in ("e4m3fn", "e4m3fnuz", "e5m2", "e5m2fnuz"))
+VIEWED = frozenset(("bfloat16", *(str(d) for d in FLOAT8)))
 
 
 class CallPlan:
