@@ -197,7 +197,7 @@ NUMPY: dict[str, Callable] = {
     "isnan": lambda n, x: np.isnan(x),
     "isinf": _isinf,
     "logical_not": lambda n, x: np.logical_not(x),
-    "cast": lambda n, x: _cast(n, x),
+    "cast": _cast,
     "reduce_sum": _reduce("sum"),
     "reduce_max": _reduce("max"),
     "reduce_min": _reduce("min"),

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from tvm import tirx
 
+from .common import cast as plain_cast
+
 U8, U32, I32, F32 = "uint8", "uint32", "int32", "float32"
 
 
@@ -110,8 +112,6 @@ def decode(code, dtype: str):
 def cast(value, source: str, target: str, saturate: bool = True):
     """``value`` (in ``storage(source)``) cast from ``source`` to ``target``, one of them
     float8: through float32, which holds every float8 value exactly."""
-    from .common import cast as plain_cast
-
     if source == target:
         return value
     wide = decode(value, source) if source in FORMATS else plain_cast(value, F32)

@@ -81,7 +81,7 @@ class CallPlan:
                                           None if donor is None else self.slot[donor],
                                           _nbytes(t)))
             else:  # a repeated output, or a graph input/constant returned as is: a copy
-                self.copies.append((j, self.slot[t.name]))
+                self.copies.append((j, self.slot[t.name], np.dtype(t.dtype)))
             seen.add(t.name)
         self.n_outputs = len(graph.outputs)
         self.donated_outputs = frozenset(graph.outputs[j].name for j, *_, donor, _
@@ -159,9 +159,8 @@ class CallPlan:
     def finish(self, env: list, results: list) -> tuple:
         """The call's result: fills the outputs that are copies (a repeated output, an
         input returned as is) once the kernels have run, and the empty outputs."""
-        for j, slot in self.copies:
-            value = env[slot]
-            results[j] = np.array(_host(value)).view(np.dtype(self.graph.outputs[j].dtype))
+        for j, slot, dtype in self.copies:
+            results[j] = np.array(_host(env[slot])).view(dtype)
         for j, shape, dtype in self.empty_outputs:
             if results[j] is None:
                 results[j] = np.empty(shape, dtype)
@@ -175,7 +174,7 @@ class CallPlan:
                              f", got {type(out).__name__}"
                              + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
         inputs = [(name, env[slot]) for name, slot, *_ in self.inputs]
-        copies = {j for j, _ in self.copies}
+        copies = {j for j, *_ in self.copies}
         for j, (array, t) in enumerate(zip(out, self.graph.outputs)):
             if array is None:
                 continue
@@ -229,7 +228,7 @@ class CallPlan:
     def _output_route(self, j: int, out) -> str:
         if any(e == j for e, *_ in self.empty_outputs):
             return "a new empty array (zero-size: no kernel writes it)"
-        if any(c == j for c, _ in self.copies):
+        if any(c == j for c, *_ in self.copies):
             return "a copy (a repeated output, or an input/constant returned as is)"
         donor = next((self.graph.outputs[j].name for i, *_, d, _ in self.output_slots
                       if i == j and d is not None), None)
