@@ -79,8 +79,9 @@ def _reduce(kind: str):
                                      **({"initial": initial} if x.size == 0 else {}))
         if kind == "mean" and np.issubdtype(x.dtype, np.integer):
             total = np.sum(x, axis=axes, keepdims=keep, dtype=x.dtype)
-            count = np.array(int(np.prod([x.shape[a] for a in axes])), dtype=x.dtype)
-            return np.asarray(_div(total, count), dtype=x.dtype)
+            wide = np.uint64 if x.dtype.kind == "u" else np.int64  # a count may not fit x's
+            count = np.array(int(np.prod([x.shape[a] for a in axes])), dtype=wide)
+            return np.asarray(_div(np.asarray(total, dtype=wide), count)).astype(x.dtype)
         fn = {"sum": np.sum, "prod": np.prod, "mean": np.mean}[kind]
         wide = _wide(x)
         return np.asarray(fn(wide, axis=axes, keepdims=keep, dtype=wide.dtype)).astype(x.dtype)

@@ -230,3 +230,24 @@ def test_bfloat16_extremum_of_a_value_another_output_reads(op):
     for out, expected in zip(got, tf.reference.run(g, {"x": data})):
         assert out.dtype == expected.dtype and out.shape == expected.shape
         np.testing.assert_array_equal(out.astype("float32"), expected.astype("float32"))
+
+
+@pytest.mark.parametrize("dtype, shape, axes", [
+    ("int8", (11, 13), (0, 1)), ("uint8", (17, 16), (0, 1)), ("int16", (257, 131), (0, 1)),
+    ("int8", (3, 43), (1,)),
+])
+def test_integer_mean_over_more_elements_than_the_dtype_counts(dtype, shape, axes, rng):
+    """An int8 mean over 143 elements: the count 143 does not fit int8. The reference raised
+    OverflowError and the kernel's ``tirx.const(143, "int8")`` raised ValueError. Both now
+    divide the (wrapped, own-dtype) sum by the count in 64 bits, as ``np.mean(dtype=int8)``."""
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    x.flat[0] = info.min
+    g = tf.Graph()
+    g.output(g.reduce_mean(g.input("x", shape, dtype), axes=axes, keepdims=False))
+    expected = np.mean(x, axis=axes, dtype=dtype)
+    (reference,) = tf.reference.run(g, {"x": x})
+    np.testing.assert_array_equal(reference, expected)
+    (got,) = tf.compile(g)(x=x)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -94,11 +94,22 @@ def reduction(node: Node, element, acc_dtype: str, finish=None) -> te.Tensor:
     def epilogue(*i):
         value = acc[i]
         if node.op == "reduce_mean":
-            n = tirx.const(count, acc_dtype)
-            value = tirx.truncdiv(value, n) if "int" in acc_dtype else value / n
+            value = _mean_divide(value, count, acc_dtype)
         return value if finish is None else finish(value)
 
     return te.compute(shape, epilogue, name=node.name)
+
+
+def _mean_divide(total, count: int, dtype: str):
+    """``total / count`` in ``dtype``; integers truncate toward zero. A count beyond the
+    dtype's range (143 int8 elements) divides in 64 bits, as numpy's mean does."""
+    if "int" not in dtype:
+        return total / tirx.const(count, dtype)
+    bits = int(dtype.removeprefix("u").removeprefix("int"))
+    if count < 2 ** (bits - 1):
+        return tirx.truncdiv(total, tirx.const(count, dtype))
+    wide = "uint64" if dtype.startswith("u") else "int64"
+    return tirx.truncdiv(total.astype(wide), tirx.const(count, wide)).astype(dtype)
 
 
 def reduce_axes(node: Node) -> AxisRelation:
