@@ -20,13 +20,16 @@ import tvm_ffi
 from tvm_fusion import schedules
 
 from .alignment import finalize
-from .analysis import analyze_group
+from .describe import kernel_signature, template_context
 from .fusion import FusionGroup
 from .graph import Node, Tensor
 from .lower import LoweredKernel, external_inputs, lower
 from .ops.fp16 import native_fp16
 from .ops.relaxed import check_precision, effective_precision
 from .target import num_cores, vector_bytes
+
+__all__ = ["BuiltKernel", "build", "build_group", "kernel_signature", "schedule_group",
+           "template_context"]
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,6 @@ class BuiltKernel:
 
 _CACHE: dict[tuple, tuple] = {}
 _LOCK = threading.Lock()
-
-
-def kernel_signature(nodes: Sequence[Node], outputs: Sequence[Tensor]) -> tuple:
-    """A hashable description of what the kernel computes, independent of tensor names."""
-    inputs = external_inputs(nodes)
-    ref: dict[int, tuple] = {id(t): ("in", k) for k, t in enumerate(inputs)}
-    items = [tuple((t.shape, t.dtype) for t in inputs)]
-    for j, node in enumerate(nodes):
-        attrs = tuple(sorted(node.attrs.items()))
-        items.append((node.op, attrs, tuple(ref[id(t)] for t in node.inputs)))
-        ref[id(node.output)] = ("node", j)
-    items.append(tuple(ref[id(t)] for t in outputs))
-    return tuple(items)
 
 
 def donation_key(nodes: Sequence[Node], donated) -> tuple:
@@ -89,15 +79,6 @@ def schedule_simple(kernel: LoweredKernel, target: tvm.target.Target) -> Schedul
     sch = tvm.s_tir.Schedule(kernel.mod)
     schedules.simple.apply(sch, cores=num_cores(target), vector_bytes=vector_bytes(target))
     return Scheduled(sch.mod, "simple", None, str(sch.trace), ())
-
-
-def template_context(group: FusionGroup, target: tvm.target.Target, *, tuning: bool = False,
-                     decisions=(), replay=(), donated=()) -> schedules.TemplateContext:
-    cores = num_cores(target)
-    analysis = analyze_group(group, cores=cores, donated=donated)
-    return schedules.TemplateContext(analysis, cores,
-                                     vector_bytes(target), tuning, tuple(decisions),
-                                     tuple(replay))
 
 
 def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target.Target,
@@ -165,7 +146,8 @@ def build(nodes: Sequence[Node], outputs: Sequence[Tensor],
 
 
 def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
-                decisions=(), tuning_logs=None, donated=(), precision="exact") -> BuiltKernel:
+                decisions=(), tuning_logs=None, donated=(), precision="exact",
+                transfer: bool = True) -> BuiltKernel:
     """One kernel for a fusion group, scheduled by its template (cached per process).
 
     With ``tuning_logs`` (a records folder, or several: the first holding records for this
@@ -174,13 +156,16 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
     ``donated``: names of the group's scatters that update their data input in place (the
     records are for the out-of-place kernel, so such a group gets the default schedule).
     ``precision="relaxed"`` kernels get the default schedule too (records are for exact ones).
+    ``transfer``: without a record for this target, verify and apply the best record of
+    another CPU when it is faster here (``tuning/transfer.py``; only when building for this
+    machine, where it can be timed).
     """
     folder = stays = None
     donation = donation_key(group.nodes, donated)
     precision = effective_precision(group.nodes, check_precision(precision))
     if tuning_logs is not None and template is None and not decisions and not donation[1] \
             and precision == "exact":
-        tuned, folder, stays = _tuned_build(group, target, tuning_logs)
+        tuned, folder, stays = _tuned_build(group, target, tuning_logs, transfer)
         if tuned is not None:
             return tuned
     name = (template.__name__, getattr(template, "__file__", "")) if template else "auto"
@@ -200,7 +185,7 @@ def build_group(group: FusionGroup, target: tvm.target.Target, template=None,
     return built
 
 
-def _tuned_build(group: FusionGroup, target, tuning_logs):
+def _tuned_build(group: FusionGroup, target, tuning_logs, transfer: bool):
     """``(kernel built from the best record, records folder, why the default stays)``; the
     kernel is ``None`` when no record applies."""
     from .tuning.records import (
@@ -213,12 +198,13 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
     )
 
     template = schedules.choose(template_context(group, target))
-    folders = [record_dir(logs, target, group, template.NAME) for logs in
-               ((tuning_logs,) if isinstance(tuning_logs, (str, Path)) else tuning_logs)]
+    log_dirs = (tuning_logs,) if isinstance(tuning_logs, (str, Path)) else tuple(tuning_logs)
+    folders = [record_dir(logs, target, group, template.NAME) for logs in log_dirs]
     folder = next((f for f in folders if count_records(f)), folders[0])  # the first with any
     count = count_records(folder)
     if count == 0:
-        return None, folder, None
+        return (_transferred(group, target, log_dirs, folder, template.NAME) if transfer
+                else (None, folder, None))
     lowered = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
     default = schedule_group(lowered, group, target).mod
     best = open_database(folder).query_schedule(lowered.mod, target, "main")
@@ -245,6 +231,31 @@ def _tuned_build(group: FusionGroup, target, tuning_logs):
     key = (kernel_signature(group.nodes, group.outputs), str(target), "tuned", str(folder),
            count, note)
     return _build(key, target, group.nodes, group.outputs, schedule), folder, None
+
+
+def _transferred(group: FusionGroup, target, log_dirs, folder: Path, template: str):
+    """:func:`_tuned_build` for a target without records of its own: the best record of
+    another CPU, when it is verified faster here (``tuning/transfer.py``)."""
+    from .target import is_host
+    from .tuning.transfer import group_view, verify
+    from .tuning.verify import group_arguments
+
+    if not is_host(target):  # timing here would say nothing of that CPU
+        return None, folder, None
+    lowered = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
+    default = schedule_group(lowered, group, target)
+    verdict = verify(log_dirs, target, folder.name, lowered, default.mod,
+                     group_arguments(group_view(group), lowered))
+    if verdict is None:
+        return None, folder, None
+    none = f"no tuning record for this target and workload ({folder}); {verdict.note}"
+    if verdict.mod is None:
+        return None, folder, none
+    scheduled = Scheduled(verdict.mod, f"tuned:{template}", None, verdict.trace, (),
+                          f"no tuning record for this target; {verdict.note}")
+    key = (kernel_signature(group.nodes, group.outputs), str(target), "transferred",
+           verdict.note)
+    return _build(key, target, group.nodes, group.outputs, lambda _: scheduled), folder, None
 
 
 def cache_size() -> int:

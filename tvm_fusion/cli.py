@@ -234,6 +234,11 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
                              "shipped in the repository's tuning_logs/)")
     parser.add_argument("--no-logs", action="store_true",
                         help="ignore tuning records: template default schedules")
+    parser.add_argument("--no-transfer", action="store_true",
+                        help="apply only records tuned on this CPU (default: for a group "
+                             "without one, the best record of another CPU with this one's "
+                             "features is timed against the default here and applied when "
+                             "faster; the verdict is kept in the records folder)")
 
 
 def _donate_argument(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from .target import as_target
 def compile(
     graph: Graph, *, target: Any = None, cpu: str | None = None, fuse: bool = True, template: Any = None,
     decisions: dict[str, int] | None = None, tuning_logs: Any = None,
-    donate: Sequence[str] | None = None, precision: str = "exact",
+    donate: Sequence[str] | None = None, precision: str = "exact", transfer: bool = True,
 ) -> CompiledGraph:
     """Compile ``graph`` into a callable.
 
@@ -51,7 +51,16 @@ def compile(
         A records folder written by :func:`tvm_fusion.tune` (or several, searched in order:
         the first holding records for a group decides): the best record whose target and
         workload match is applied, else the default schedule (``compiled.notices`` says
-        which, one line per group).
+        which, one line per group). For a group without a record for this target, the best
+        records of the same workload tuned on other CPUs (other target folders of the same
+        records folders) whose instruction-set features this CPU has are checked against
+        the default schedule's outputs and timed against it here (a fraction of a second);
+        the fastest applies only when it is faster beyond noise, and the notice names its
+        CPU and the gain. The verdict is kept in the first folder (``transfer.json``), so the
+        next compile does not measure again.
+    transfer : bool
+        ``False``: never apply another CPU's records (default ``True``; only when building
+        for this machine, where they can be timed).
     donate : list of str, optional
         Graph inputs whose buffer a scatter may update in place (e.g. a KV cache): the call
         then costs only the update, not a copy of the whole tensor. **The donated array is
@@ -84,7 +93,7 @@ def compile(
     if fuse:
         decided = tuple(sorted((decisions or {}).items()))
         kernels = [build_group(group, target, template, decided, tuning_logs, scatters,
-                               precision) for group in partition(graph, needed)
+                               precision, transfer) for group in partition(graph, needed)
                    if not _all_empty(group.outputs)]
     else:
         kernels = [build([node], [node.output], target, scatters, precision) for node in needed

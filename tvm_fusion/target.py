@@ -77,6 +77,11 @@ def vector_bytes(target: tvm.target.Target) -> int:
 
 
 
+def is_host(target: tvm.target.Target) -> bool:
+    """``target`` is this machine's CPU (its code runs here and timing here speaks for it)."""
+    return target.kind.name == "llvm" and target.attrs.get("mcpu") == _mcpu(None)
+
+
 def target_key(target: tvm.target.Target) -> str:
     """A short, stable folder name for a target, e.g. ``llvm-znver3-2c``."""
     mcpu = target.attrs.get("mcpu", "generic")

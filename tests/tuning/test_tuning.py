@@ -70,7 +70,7 @@ def test_best_record_is_applied_and_matches_numpy(tuned):
 def test_records_of_another_target_or_shape_are_never_applied(tuned):
     logs, graph, _, _ = tuned
     other_target = {"kind": "llvm", "mcpu": host_target().attrs["mcpu"], "num-cores": 1}
-    fn = tf.compile(graph, target=other_target, tuning_logs=str(logs))
+    fn = tf.compile(graph, target=other_target, tuning_logs=str(logs), transfer=False)
     assert fn.schedules == ("reduction-rooted",) and "no tuning record" in fn.notices[0]
     g = tf.Graph("W1s-other-shape")
     x = g.input("x", (8, 16, 16, 16), "float32")

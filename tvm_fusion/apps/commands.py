@@ -29,7 +29,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     timing = (f"Latency = median of {args.repeat} interleaved rounds (fused, untuned, "
               "unfused and numpy in turn in every round), inputs in memory.\n")
     print(f"fused: one kernel per fusion group, scheduled from the tuning records ({logs[0]}, "
-          f"then the shipped ones) when they match this CPU and beat the default in process, else by its template; "
+          f"then the shipped ones) when they match this CPU and beat the default in process "
+          f"(or, without a record of this CPU, a record of another CPU with its features that "
+          f"beats the default here: column 'record'), else by its template; "
           f"untuned: the same kernel with the template's default schedule; unfused: one "
           f"kernel per op (simple schedules). " + timing
           if logs else
@@ -39,7 +41,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name in names:
         print(f"  {name}: compiling fused and unfused, checking against numpy, timing ...",
               flush=True)
-        rows.append(run_workload(name, repeat=args.repeat, tuning_logs=logs))
+        rows.append(run_workload(name, repeat=args.repeat, tuning_logs=logs,
+                                 transfer=not args.no_transfer))
     print()
     print(format_table(rows))
     if logs:

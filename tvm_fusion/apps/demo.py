@@ -39,6 +39,7 @@ class DemoRow:
     numpy_vs_fused: Comparison
     notices: tuple[str, ...] = ()
     rounds: int = 0
+    record: str = "none"  # where the applied records were tuned (``record_source``)
 
 
 def records_applied(fn) -> bool:
@@ -46,12 +47,27 @@ def records_applied(fn) -> bool:
     return any(s.startswith("tuned:") for s in fn.schedules)
 
 
-def run_workload(name: str, *, repeat: int = 15, tuning_logs: str | None = None) -> DemoRow:
+def record_source(fn) -> str:
+    """Where ``fn``'s records came from: "this CPU", "<other CPU>", or "none"; per kernel."""
+    sources = []
+    for kernel in fn.kernels:
+        note = kernel.record or ""
+        if "record transferred from " in note:
+            sources.append(note.split("record transferred from ", 1)[1].split()[0])
+        elif kernel.schedule.startswith("tuned:"):
+            sources.append("this CPU")
+        else:
+            sources.append("none")
+    return "+".join(dict.fromkeys(sources)) or "none"
+
+
+def run_workload(name: str, *, repeat: int = 15, tuning_logs: str | None = None,
+                 transfer: bool = True) -> DemoRow:
     """Compile ``name`` fused (with ``tuning_logs``), untuned and unfused, check all against
     numpy and time them with numpy in ``repeat`` interleaved rounds."""
     graph, arrays = workloads.load(name)
     expected = workloads.reference(name, arrays)
-    fused = compile_graph(graph, tuning_logs=tuning_logs)
+    fused = compile_graph(graph, tuning_logs=tuning_logs, transfer=transfer)
     default = compile_graph(graph) if records_applied(fused) else None
     unfused = compile_graph(graph, fuse=False)
     compiled = [fn for fn in (fused, default, unfused) if fn is not None]
@@ -68,21 +84,22 @@ def run_workload(name: str, *, repeat: int = 15, tuning_logs: str | None = None)
                    default_t.median * 1e3 if default_t else None, unfused_t.median * 1e3,
                    numpy_t.median * 1e3, ratios(fused_t, default_t) if default_t else None,
                    ratios(fused_t, unfused_t), ratios(fused_t, numpy_t), fused.notices,
-                   repeat)
+                   repeat, record_source(fused))
 
 
 def format_table(rows: list[DemoRow]) -> str:
-    header = ("workload", "computation", "schedule", "kernels", "check", "fused ms",
+    header = ("workload", "computation", "schedule", "record", "kernels", "check", "fused ms",
               "untuned ms", "unfused ms", "numpy ms", "untuned/fused", "unfused/fused",
               "numpy/fused")
-    lines = [[r.workload, r.title, r.template, str(r.kernels), "ok" if r.ok else "FAIL",
+    lines = [[r.workload, r.title, r.template, r.record, str(r.kernels),
+              "ok" if r.ok else "FAIL",
               f"{r.fused_ms:.3f}", "= fused" if r.default_ms is None else f"{r.default_ms:.3f}",
               f"{r.unfused_ms:.3f}", f"{r.numpy_ms:.3f}",
               "no record" if r.untuned_vs_fused is None else r.untuned_vs_fused.short(),
               r.unfused_vs_fused.short(), r.numpy_vs_fused.short()]
              for r in rows]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:<{w}}}" if i < 4 else f"{{:>{w}}}" for i, w in enumerate(widths))
     out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*line) for line in lines]
     rounds = max((r.rounds for r in rows), default=0)

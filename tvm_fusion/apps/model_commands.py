@@ -113,7 +113,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
                          "workload")
     else:
         graph, arrays, oracle = _workload_job(args.workload, shapes)
-    fn = compile_graph(graph, tuning_logs=logs, donate=donate, cpu=args.cpu)
+    fn = compile_graph(graph, tuning_logs=logs, donate=donate, cpu=args.cpu,
+                       transfer=not args.no_transfer)
     what = f"{args.workload} --island {args.island}" if args.island else args.workload
     print(f"{what}: {fn.num_kernels} kernel(s) ({', '.join(fn.schedules)})")
     for line in fn.notices:

@@ -36,7 +36,7 @@ def plan(manifest: Manifest, target) -> tuple[list[str], int]:
     many jobs cannot be built (a bad model, shapes that do not fit: when run, such a job is
     recorded as failed with that reason and the batch goes on)."""
     from .. import schedules
-    from ..build import template_context
+    from ..describe import template_context
     from ..fusion import fuse, live_nodes
 
     lines, broken = [], 0
@@ -134,7 +134,7 @@ def _records_locks(job, target, log_dir: Path, say):
 
 def _record_folders(job, target, log_dir: Path) -> list[Path]:
     from .. import schedules
-    from ..build import template_context
+    from ..describe import template_context
     from ..fusion import fuse, live_nodes
     from ..tuning import record_dir
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import schedules
-from ..build import template_context
 from ..compiler import compile as compile_graph
+from ..describe import template_context
 from ..fusion import fuse, live_nodes
 from ..settings import shipped_logs
 from ..tuning import record_dir, tune

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tvm
 
-from ..build import kernel_signature
+from ..describe import kernel_signature
 from ..fusion import FusionGroup
 from ..target import target_key
 from .durable import (

@@ -212,6 +212,11 @@ class CommitRound(PyMeasureCallback):
         except RecordsWriteError as err:
             self.failure = err
 
+    def commit_measured(self, measure_candidates, builder_results, runner_results) -> None:
+        """Commit and log a round measured outside ``tune_tir`` (called from Python, so a
+        full disk raises ``RecordsWriteError`` here)."""
+        self._commit(measure_candidates, builder_results, runner_results)
+
     def _commit(self, measure_candidates, builder_results, runner_results) -> None:
         from tvm.s_tir import meta_schedule as ms
 

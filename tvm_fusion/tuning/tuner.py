@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import schedules
-from ..build import template_context
+from ..describe import template_context
 from ..fusion import FusionGroup, fuse, live_nodes
 from ..graph import Graph
 from ..lower import lower
@@ -64,6 +64,8 @@ from .records import (
     write_manifest,
 )
 from .throughput import Counters, Throughput
+from .transfer import measure_round
+from .transfer import seed as transfer_seed
 from .trials import CommitRound, TrialLog, UnmeasuredSearch
 from .verify import (
     InProcess,
@@ -95,6 +97,7 @@ class GroupTuning:
     stopped: str = ""  # why the group stopped: trials reached, time budget, space exhausted
     in_process: InProcess | None = None  # best record vs default timed here (local runner)
     throughput: Throughput | None = None  # this group's builds and measurements (and failures)
+    transferred: int = 0  # other CPUs' records measured here in the first round (transfer.py)
 
 
 def template_space(group: FusionGroup, target, template, seed: int = 0):
@@ -146,7 +149,8 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
          seed: int = 0, batch: int = 8,
          progress: Callable[..., None] | None = None,
          inputs: dict[str, np.ndarray] | None = None, keep_best: int | None = None,
-         template=None, run_timeout_s: float | None = None) -> list[GroupTuning]:
+         template=None, run_timeout_s: float | None = None,
+         transfer=True) -> list[GroupTuning]:
     """Tune every fusion group of ``graph``; records go to ``log_dir``.
 
     Parameters
@@ -194,6 +198,13 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         The local runner kills a candidate still running after this many seconds and
         records it as timed out (default 30, as MetaSchedule's).
 
+    transfer : bool or sequence of str
+        A group without records of this CPU starts from other CPUs' records (those whose
+        features this CPU has): its first round measures their best records here, and the
+        cost model is trained on all their records, scaled per CPU by what was measured here
+        (``tuning/transfer.py``). ``True`` (default): the other CPUs of ``log_dir`` and of
+        the shipped records; a sequence: those records folders; ``False``: start cold.
+
     Returns
     -------
     list[GroupTuning]
@@ -237,12 +248,13 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
             folder = record_dir(log_dir, target, group, template.NAME)
             write_manifest(folder, graph.name, group, template.NAME)
             record_roofline(folder, group)  # the report's % of roofline (bandwidth.py)
-            before, done, warm, stopped = _search(
+            before, done, warm, stopped, transferred = _search(
                 group, template, kernel.mod, default, folder, target, trials, batch, seed,
                 builder, group_runner, lambda: time_budget_s is not None and
                 time.time() - start > time_budget_s,
                 report and (lambda d, b, new, name=group.name, c=counters: report(
-                    name, d, trials, b, time.time() - start, new, c.snapshot())))
+                    name, d, trials, b, time.time() - start, new, c.snapshot())),
+                _transfer_sources(transfer, log_dir))
         finally:
             close_runner(group_runner)
         searched = counters.snapshot()  # the search's rates, not the checks' after it
@@ -258,8 +270,18 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                                    done - before, default_seconds,
                                    _best_seconds(database, kernel.mod, target),
                                    time.time() - group_start, warm, stopped, checked,
-                                   searched))
+                                   searched, transferred))
     return results
+
+
+def _transfer_sources(transfer, log_dir) -> tuple[str, ...]:
+    """The records folders whose other CPUs' records seed a new group: ``log_dir`` and the
+    shipped records (``transfer=True``), none (``False``), or the folders given."""
+    if transfer is True:
+        from ..settings import shipped_logs
+
+        return tuple(dict.fromkeys((str(log_dir), str(shipped_logs()))))
+    return tuple(str(f) for f in transfer) if transfer else ()
 
 
 def _template_for(group: FusionGroup, target, forced):
@@ -290,9 +312,10 @@ def _progress_reporter(progress):
 
 
 def _search(group, template, mod, default, folder, target, trials, batch, seed, builder,
-            runner, out_of_time, progress) -> tuple[int, int, int, str]:
+            runner, out_of_time, progress, transfer=()) -> tuple[int, int, int, str, int]:
     """The rounds of one group: ``(records before, records after, warm start, why it
-    stopped)``."""
+    stopped, records of other CPUs measured first)``; ``transfer``: the records folders
+    whose other CPUs' records seed a group without records (``transfer.py``)."""
     from tvm.s_tir import meta_schedule as ms
 
     database = open_database(folder, mod)  # bad lines moved aside before any append
@@ -311,7 +334,15 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
         done = count_records(folder)
         log.append([(record_seconds(default.run_secs), None, default.trace, True)])
     commit = CommitRound(database, workload, target, log, records)  # once each, checked
-    warm = warm_start(model, database, mod, target, space) if done < trials else 0
+    transferred = (0, 0)
+    if before == 0 and transfer and done < trials:  # no records of this CPU: other CPUs'
+        context = ms.TuneContext(mod=mod, target=target, space_generator=space,
+                                 task_name="main", num_threads=1)
+        transferred = transfer_seed(transfer, target, folder.name, mod, measure_round(
+            builder, runner, target, default.args_info, commit), model, context)
+        done = count_records(folder)
+    warm = transferred[1] + (warm_start(model, database, mod, target, space)
+                             if done < trials else 0)
     stopped = "trials reached"
     measured_any = False  # a round of this run measured a candidate
     while done < trials:
@@ -351,7 +382,7 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
         done, valid_before = now, valid
         if progress:
             progress(done, _best_seconds(database, mod, target), done - before)
-    return before, done, warm, stopped
+    return before, done, warm, stopped, transferred[0]
 
 
 def knob_values(group: FusionGroup, target, template, mod, trace) -> dict[str, int]:

@@ -31,7 +31,7 @@ import numpy as np
 import tvm
 import tvm_ffi
 
-from ..build import template_context
+from ..describe import template_context
 from ..graph import Graph
 from ..guards import index_checks
 from ..lower import LoweredKernel

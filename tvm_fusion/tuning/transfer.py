@@ -1,0 +1,288 @@
+"""Records tuned on other CPUs: verified and applied here, and the seeds of tuning here.
+
+MetaSchedule keys its database by the exact target and starts its cost model cold, so records
+tuned on an icelake-server helped nothing on a znver4. Here a records folder of another CPU
+(``<logs>/<other target key>/<workload key>/``: the workload key does not depend on the
+target) is a source when its CPU's instruction-set features (``isa_features``: SIMD and
+arithmetic extensions, not LLVM's tuning flags) are all this CPU's too. A source record is
+never run as built there: its trace is replayed on this kernel and built for this target.
+
+- :func:`verify` (``compile(tuning_logs=)`` on a CPU without records of its own): the best
+  records of each source are checked against the default schedule's outputs, then timed
+  against it in this process in interleaved rounds; the fastest applies only when it is
+  faster beyond noise. The verdict is kept in ``transfer.json`` in the user's records folder
+  (never the shipped one), keyed by the source records and today's default schedule.
+- :func:`seed` (``tune`` on a CPU without records of its own for a workload): the first
+  round measures the sources' best records here, and the cost model is trained on all the
+  sources' records, their latencies scaled per source CPU by what was measured here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import tvm
+import tvm_ffi
+
+from ..settings import shipped_logs
+from ..target import target_key
+from ..timing import interleaved, median_seconds, ratios
+from .durable import write_atomic
+from .faults import first_mismatch
+from .measure import kernel_arguments
+from .outputs import built, parameter_names, replay, run_once
+from .records import RECORD_FILE, WORKLOAD_FILE, is_measured, record_seconds
+
+ISA = re.compile(r"^(64bit$|adx|aes|amx|avx|bmi|cmov|crc32|cx16|cx8|evex512|f16c|fma|gfni|"
+                 r"lzcnt|mmx|movbe|pclmul|popcnt|prfchw|sahf|sha|sse|ssse3|vaes|vpclmulqdq|"
+                 r"x87)")
+PER_SOURCE = 2  # best records taken from each other CPU's folder
+MAX_CANDIDATES = 4  # records verified at compile time, at most
+ROUNDS = 7  # interleaved timing rounds of the compile-time check
+TRAIN_PER_SOURCE = 256  # source records the tuner's cost model is trained on, per source
+TRANSFER_FILE = "transfer.json"
+
+
+def isa_features(target: tvm.target.Target) -> frozenset[str]:
+    """The instruction-set extensions LLVM enables for ``target`` (``avx512f``, ``fma``...)."""
+    return frozenset(f for f in tvm.target.codegen.llvm_get_cpu_features(target)
+                     if ISA.match(f))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A record of another CPU: ``source`` is that CPU's target key."""
+
+    source: str
+    folder: Path
+    seconds: float  # its median latency as measured there
+    record: object  # ms.database.TuningRecord
+    line: str  # its JSON line: what the cached verdict names
+
+
+def read_records(folder: Path, mod: tvm.IRModule) -> list[tuple[float, object, str]]:
+    """``(seconds, record, line)`` of ``folder``'s measured records of ``mod``'s workload,
+    best first, read from the files (a reader never writes into another CPU's folder; an
+    unreadable line or a workload lowered otherwise is left out)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    try:
+        workloads = (folder / WORKLOAD_FILE).read_text().splitlines()
+        lines = (folder / RECORD_FILE).read_text().splitlines()
+    except OSError:
+        return []
+    matching = {}
+    for index, line in enumerate(workloads):
+        try:
+            workload = ms.database.Workload.from_json(json.loads(line))
+        except Exception:  # noqa: BLE001, S112 - not a workload this TVM reads: not a source
+            continue
+        if tvm_ffi.structural_equal(workload.mod, mod):
+            matching[index] = workload
+    found = []
+    for line in lines:
+        try:
+            index, body = json.loads(line)
+            if index not in matching or not is_measured(body[1]):
+                continue
+            record = ms.database.TuningRecord.from_json(body, matching[index])
+        except Exception:  # noqa: BLE001, S112 - a cut or foreign line: `tune` reports those
+            continue
+        found.append((record_seconds(body[1]), record, line))
+    return sorted(found, key=lambda item: item[0])
+
+
+def candidates(log_dirs, target, workload: str, mod: tvm.IRModule, per_source: int = PER_SOURCE
+               ) -> tuple[list[Candidate], list[str]]:
+    """The best records of ``workload`` tuned on other CPUs whose features ``target`` has
+    (each source's best first, then each one's second...), and one line per source refused."""
+    here, own = isa_features(target), target_key(target)
+    by_source, refused = {}, []
+    for logs in log_dirs:
+        root = Path(logs)
+        for cpu_dir in sorted(root.iterdir()) if root.is_dir() else ():
+            if cpu_dir.name == own or cpu_dir.name in by_source:
+                continue
+            best = read_records(cpu_dir / workload, mod)[:per_source]
+            if not best:
+                continue
+            missing = sorted(isa_features(best[0][1].target) - here)
+            if missing:
+                refused.append(f"{cpu_dir.name}'s record is for a CPU with "
+                               f"{', '.join(missing)}, which this CPU lacks: not applied")
+                continue
+            by_source[cpu_dir.name] = [Candidate(cpu_dir.name, cpu_dir / workload, s, r, line)
+                                       for s, r, line in best]
+    ranked = [c for rank in range(per_source) for cs in by_source.values() if rank < len(cs)
+              for c in cs[rank:rank + 1]]
+    return ranked, refused
+
+
+def group_view(group):
+    """What :func:`~tvm_fusion.tuning.verify.group_arguments` reads of a graph, for one group
+    (its index inputs get unique in-range positions)."""
+    tensors = {t.name: t for t in group.inputs}
+    tensors.update((n.output.name, n.output) for n in group.nodes)
+    return SimpleNamespace(nodes=group.nodes, tensors=tensors)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    mod: tvm.IRModule | None  # the transferred schedule to build, or None: default stays
+    note: str  # for the group's notice
+    trace: str = ""
+
+
+def verify(log_dirs, target, workload: str, kernel, default_mod, arguments) -> Verdict | None:
+    """The best transferred record for ``kernel`` (a LoweredKernel) when it is faster here
+    than ``default_mod`` beyond noise; ``None`` when no other CPU holds records of it."""
+    found, refused = candidates(log_dirs, target, workload, kernel.mod)
+    found = found[:MAX_CANDIDATES]
+    if not found:
+        return Verdict(None, "; ".join(refused)) if refused else None
+    cache = _cache_file(log_dirs, target, workload)
+    key = hashlib.sha256(repr((sorted(c.line for c in found), str(target),
+                               str(tvm_ffi.structural_hash(default_mod)))).encode()).hexdigest()
+    cached = _read_cache(cache, key)
+    if cached is None:
+        cached = _measure(found, kernel, default_mod, target, arguments)
+        cached["key"] = key
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache, json.dumps(cached, indent=2) + "\n", lambda: 0)
+        where = f"verdict kept in {cache}" if cache else \
+            "not kept: give a records folder of your own first to keep it"
+    else:
+        where = f"verdict cached in {cache}, not measured again"
+    line = cached.get("line")
+    chosen = next((c for c in found if c.line == line), None)
+    if not cached["applies"] or chosen is None:
+        return Verdict(None, f"no transferred record applied: {cached['why']} ({where})")
+    return Verdict(replay(chosen.record, kernel.mod),
+                   f"record transferred from {chosen.source} applied: {cached['why']} "
+                   f"({chosen.folder}; {where})", str(chosen.record.trace))
+
+
+def _cache_file(log_dirs, target, workload: str) -> Path | None:
+    first = Path(next(iter(log_dirs)))
+    if first.resolve() == shipped_logs().resolve():
+        return None
+    return first / target_key(target) / workload / TRANSFER_FILE
+
+
+def _read_cache(path: Path | None, key: str) -> dict | None:
+    try:
+        cached = json.loads(path.read_text()) if path is not None else None
+    except (OSError, ValueError):
+        return None
+    return cached if isinstance(cached, dict) and cached.get("key") == key and \
+        "applies" in cached else None
+
+
+def _measure(found: list[Candidate], kernel, default_mod, target, arguments) -> dict:
+    """Check every candidate's outputs against the default's, time the correct ones against
+    it in interleaved rounds: the verdict as ``transfer.json`` holds it."""
+    expected = run_once(default_mod, kernel.mod, target, arguments)
+    names, correct, rejected = parameter_names(kernel.mod), [], []
+    for candidate in found:
+        try:
+            scheduled = replay(candidate.record, kernel.mod)
+            mismatch = first_mismatch(run_once(scheduled, kernel.mod, target, arguments),
+                                      expected, names)
+        except Exception as err:  # noqa: BLE001 - a trace that does not replay or build here
+            mismatch = f"does not replay or build here ({str(err).splitlines()[0][:120]})"
+        if mismatch is None:
+            correct.append((candidate, scheduled))
+        else:
+            rejected.append(f"{candidate.source}: {mismatch}")
+    if not correct:
+        return {"applies": False, "why": "every candidate was rejected: " + "; ".join(rejected)}
+    args = kernel_arguments(kernel.mod, arguments)
+    functions = [built(m, target) for m in (default_mod, *(s for _, s in correct))]
+    samplers = [lambda f=f: median_seconds(lambda: f(*args), repeat=3,
+                                           min_repeat_seconds=0.002) for f in functions]
+    default, *timed = interleaved(samplers, ROUNDS)
+    best = min(range(len(timed)), key=lambda k: timed[k].median)
+    candidate, comparison = correct[best][0], ratios(timed[best], default)
+    applies = comparison.significant and comparison.ratio > 1
+    verdict = (f"{comparison} faster" if applies else f"{ratios(default, timed[best])} slower"
+               if comparison.significant else str(comparison))
+    why = (f"{candidate.source}'s record {timed[best].median * 1e6:.1f} us vs default "
+           f"{default.median * 1e6:.1f} us here: {verdict}, best of {len(correct)} checked")
+    return {"applies": applies, "why": why, "line": candidate.line, "source": candidate.source,
+            "gain": comparison.ratio, "rejected": rejected}
+
+
+def seed(log_dirs, target, workload: str, mod, measure_round, model, context) -> tuple[int, int]:
+    """Start a group's tuning from other CPUs' records: ``measure_round(schedules)`` measures
+    each source's best records here (the tuner's first round; it returns the seconds
+    measured, ``None`` for a failure), then ``model`` is trained on every source record,
+    its latency scaled by the source's median ratio here/there. ``(measured, trained)``."""
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    found, _ = candidates(log_dirs, target, workload, mod)
+    schedules = []
+    for candidate in found:
+        sch = s_tir.Schedule(mod)
+        try:
+            candidate.record.trace.apply_to_schedule(sch, remove_postproc=False)
+        except Exception:  # noqa: BLE001, S112 - a trace of another template version
+            continue
+        schedules.append((candidate, sch))
+    if not schedules:
+        return 0, 0
+    seconds = measure_round([sch for _, sch in schedules])
+    scale: dict[str, list[float]] = {}
+    for (candidate, _), here in zip(schedules, seconds):
+        if here is not None:
+            scale.setdefault(candidate.source, []).append(here / candidate.seconds)
+    measured = {c.line for c, _ in schedules}
+    trained, results = [], []
+    for source, factors in scale.items():
+        factor = statistics.median(factors)
+        folder = next(c.folder for c in found if c.source == source)
+        for seconds_there, record, line in read_records(folder, mod)[:TRAIN_PER_SOURCE]:
+            if line not in measured:
+                trained.append(record.as_measure_candidate())
+                results.append(ms.runner.RunnerResult(run_secs=[seconds_there * factor],
+                                                      error_msg=None))
+    if trained:
+        model.update(context, trained, results)
+    return sum(s is not None for s in seconds), len(trained)
+
+
+def measure_round(builder, runner, target, args_info, commit):
+    """A function measuring schedules through the tuner's ``builder`` and ``runner`` as one
+    round, committed and logged by ``commit`` (the tuner's ``CommitRound``); it returns
+    each schedule's median seconds, or ``None`` when it failed."""
+    from tvm.s_tir import meta_schedule as ms
+
+    device = "cpu" if target.kind.name == "llvm" else target.kind.name
+
+    def run(schedules) -> list[float | None]:
+        built = builder.build([ms.builder.BuilderInput(s.mod, target) for s in schedules])
+        results = []
+        for result in built:
+            if result.error_msg:
+                results.append(ms.runner.RunnerResult(run_secs=None,
+                                                      error_msg=result.error_msg))
+                continue
+            (future,) = runner.run([ms.runner.RunnerInput(result.artifact_path, device,
+                                                          args_info)])
+            results.append(future.result())
+            shutil.rmtree(os.path.dirname(result.artifact_path), ignore_errors=True)
+        commit.commit_measured([ms.MeasureCandidate(s, args_info) for s in schedules], built,
+                               results)
+        return [record_seconds(r.run_secs) if r.run_secs and is_measured(r.run_secs)
+                else None for r in results]
+
+    return run
