@@ -1,0 +1,139 @@
+"""Transfer tuning: trials to reach 95 % of a from-scratch best, with and without transfer.
+
+For every group of W1..W5 and P1..P5 (base sizes), on this machine, in one run:
+
+- **scratch**: ``tune(trials=64, transfer=False)`` into a fresh folder (the cold start
+  MetaSchedule makes: the template's default is trial 1, then rounds of 8);
+- **transfer**: ``tune(trials=16, transfer=[SOURCES])`` into another fresh folder: its first
+  round measures the best records of the other CPUs in ``SOURCES`` (default: the shipped
+  ``tuning_logs/``, without this CPU's own folder) and the cost model is trained on them.
+
+``best64``: the best latency the scratch run measured in 64 trials; a run "reaches 95 %" at
+the first trial whose measured latency is within ``best64 / 0.95``. Target: with transfer,
+at most 16 trials (a quarter). Latencies are MetaSchedule runner medians (``trials.jsonl``),
+so both runs are measured by the same runner on the same machine; the scratch and transfer
+runs of a group follow each other. Usage::
+
+    python benchmarks/transfer.py [--workloads W1,P1] [--trials 64] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import markdown_table
+
+from tvm_fusion import workloads
+from tvm_fusion.settings import shipped_logs
+from tvm_fusion.target import host_target, target_key
+from tvm_fusion.tuning import tune
+from tvm_fusion.tuning.trials import read_trials
+
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "P1", "P2", "P3", "P4", "P5")
+
+
+def curve(folder: Path) -> list[float | None]:
+    """Measured seconds per trial, in order (``None``: the trial failed)."""
+    return [t.get("seconds") for t in read_trials(folder)]
+
+
+def reached(seconds: list[float | None], goal: float) -> int | None:
+    """The first trial (1-based) measuring at most ``goal`` seconds."""
+    return next((k for k, s in enumerate(seconds, 1) if s is not None and s <= goal), None)
+
+
+def sources_without_host(root: Path) -> Path:
+    """A copy of ``root`` without this CPU's folder: the records of the *other* CPUs."""
+    copy = Path(tempfile.mkdtemp(prefix="transfer-sources-"))
+    for cpu_dir in Path(root).iterdir():
+        if cpu_dir.is_dir() and cpu_dir.name != target_key(host_target()):
+            shutil.copytree(cpu_dir, copy / cpu_dir.name)
+    return copy
+
+
+def run(name: str, sources: Path, work: Path, trials: int, quarter: int) -> list[dict]:
+    graph, arrays = workloads.load(name)
+    start = time.time()
+    scratch = tune(graph, trials=trials, log_dir=work / "scratch" / name, inputs=arrays,
+                   transfer=False)
+    mid = time.time()
+    moved = tune(graph, trials=quarter, log_dir=work / "transfer" / name, inputs=arrays,
+                 transfer=[str(sources)])
+    rows = []
+    for cold, warm in zip(scratch, moved):
+        cold_curve, warm_curve = curve(cold.folder), curve(warm.folder)
+        best = min(s for s in cold_curve if s is not None)
+        goal = best / 0.95
+        rows.append({
+            "group": f"{name} {cold.group}", "template": cold.template,
+            "default_us": cold_curve[0] * 1e6 if cold_curve[0] else None,
+            "best64_us": best * 1e6, "scratch_trials": reached(cold_curve, goal),
+            "transferred": warm.transferred,
+            "transfer_first_us": min((s for s in warm_curve[1:1 + warm.transferred] if s),
+                                     default=None),
+            "transfer_best_us": min(s for s in warm_curve if s is not None) * 1e6,
+            "transfer_trials": reached(warm_curve, goal), "budget": quarter,
+            "scratch_s": mid - start, "transfer_s": time.time() - mid})
+        if rows[-1]["transfer_first_us"] is not None:
+            rows[-1]["transfer_first_us"] *= 1e6
+    return rows
+
+
+def table(rows: list[dict], cold_trials: int) -> str:
+    def trials(value, budget):
+        return f"> {budget}" if value is None else str(value)
+
+    lines = [[r["group"], f"{r['default_us']:.1f}", f"{r['best64_us']:.1f}",
+              trials(r["scratch_trials"], cold_trials), str(r["transferred"]),
+              "-" if r["transfer_first_us"] is None else f"{r['transfer_first_us']:.1f}",
+              f"{r['transfer_best_us']:.1f}", trials(r["transfer_trials"], r["budget"]),
+              "yes" if r["transfer_trials"] is not None else "no"] for r in rows]
+    return markdown_table(["group", "default us", f"best of {cold_trials} us",
+                           "trials to 95 % cold",
+                           "transferred", "best transferred us", "best with transfer us",
+                           "trials to 95 % with transfer", "within a quarter"], lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--sources", default=str(shipped_logs()),
+                        help="records folder whose other CPUs' records seed the transfer runs")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args(argv)
+    quarter = args.trials // 4
+    sources = sources_without_host(Path(args.sources))
+    cpus = sorted(p.name for p in sources.iterdir())
+    work = Path(tempfile.mkdtemp(prefix="transfer-bench-"))
+    target = host_target()
+    print(f"transfer tuning on {target_key(target)} ({target}); sources: {', '.join(cpus)}",
+          flush=True)
+    rows = []
+    for name in args.workloads.split(","):
+        rows += run(name, sources, work, args.trials, quarter)
+        print(f"  {name}: " + "; ".join(
+            f"{r['group']}: cold {r['scratch_trials']}, transfer {r['transfer_trials']}"
+            for r in rows if r["group"].startswith(name + " ")), flush=True)
+    met = sum(r["transfer_trials"] is not None for r in rows)
+    text = (f"# Transfer tuning on {target_key(target)}\n\n"
+            f"Sources: {', '.join(cpus)} (shipped records of other CPUs). 95 % of the best of "
+            f"{args.trials} cold trials, reached within {quarter} trials with transfer by "
+            f"{met} of {len(rows)} groups.\n\n{table(rows, args.trials)}\n")
+    print("\n" + text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "transfer.md").write_text(text)
+    (out / "transfer.json").write_text(json.dumps(
+        {"target": str(target), "sources": cpus, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
