@@ -43,7 +43,7 @@ from tvm_fusion.timing import median_seconds
 from tvm_fusion.tuning import tune
 from tvm_fusion.tuning.measure import kernel_arguments, make_builder, make_runner
 from tvm_fusion.tuning.records import FAILED_RUN_SECONDS
-from tvm_fusion.tuning.tuner import cost_model, quiet_metaschedule_console
+from tvm_fusion.tuning.space import cost_model, quiet_metaschedule_console
 
 BATCH = 8
 
