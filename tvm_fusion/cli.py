@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "K best, with their new measurements (for shipping records: the best "
                          "of many noisy trials is biased low; a later tune restarts its count "
                          "from K); the in-process check runs after it")
+    tn.add_argument("--no-transfer", action="store_true",
+                    help="start cold (default: a group without records of this CPU first "
+                         "measures the best records other CPUs with this one's features left "
+                         "in LOGS and the shipped tuning_logs/, and the cost model is trained "
+                         "on them)")
     _shape_argument(tn)
     tn.set_defaults(run=commands.cmd_tune)
 

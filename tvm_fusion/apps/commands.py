@@ -97,7 +97,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         results += [(name, r) for r in tune(graph, trials=args.trials, time_budget_s=budget,
                                             log_dir=log_dir, runner=runner,
                                             progress=progress, inputs=inputs,
-                                            keep_best=args.keep_best)]
+                                            keep_best=args.keep_best,
+                                            transfer=not args.no_transfer)]
         print()
     header = f"{'workload':<10}  {'group':<36}  {'template':<18}  {'default us':>10}  " \
              f"{'best us':>9}  {'runner':>7}  {'trials':>6}  {'wall s':>6}  in process"
@@ -107,6 +108,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         best = f"{r.best_seconds * 1e6:.1f}" if r.best_seconds else "-"
         speedup = f"{r.default_seconds / r.best_seconds:.2f}x" if r.best_seconds else "-"
         note = f"  ({r.stopped})" if r.stopped not in ("", "trials reached") else ""
+        if r.transferred:
+            note += f"  (started from {r.transferred} record(s) of other CPUs)"
         checked = "-" if r.in_process is None else \
             ("applied: " if r.in_process.applies else "default stays: ") + r.in_process.why
         print(f"{name[:10]:<10}  {r.group[:36]:<36}  {r.template:<18}  "
