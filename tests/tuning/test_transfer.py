@@ -138,3 +138,21 @@ def test_tuning_starts_from_the_other_cpus_records(other_cpu, tmp_path):
     assert any(trace in source_traces for trace in own[1:1 + result.transferred])
     (cold,) = tune(graph, trials=2, batch=2, log_dir=tmp_path / "cold", transfer=False)
     assert cold.transferred == 0
+
+
+def test_demo_says_per_group_where_its_record_came_from(other_cpu, capsys):
+    from tvm_fusion import cli
+
+    logs = other_cpu[0]
+    assert cli.main(["demo", "W1s", "--repeat", "3", "--logs", str(logs)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("workload "))
+    assert header.split()[:4] == ["workload", "computation", "schedule", "record"]
+    (row,) = [line for line in out.splitlines() if line.startswith("W1s ")]
+    (notice,) = [line for line in out.splitlines() if line.startswith("  W1s ")]
+    source = row[header.index("record"):].split()[0]
+    if source == "none":  # nothing applied: the notice says why, fused is the untuned kernel
+        assert "default schedule" in notice and "= fused" in row
+    else:  # a record of another CPU: named in the notice with its measured gain
+        assert source.startswith("llvm-") and f"record transferred from {source}" in notice
+        assert " faster" in notice and "tuned:" in row
