@@ -244,8 +244,14 @@ def _transferred(group: FusionGroup, target, log_dirs, folder: Path, template: s
         return None, folder, None
     lowered = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
     default = schedule_group(lowered, group, target)
-    verdict = verify(log_dirs, target, folder.name, lowered, default.mod,
-                     group_arguments(group_view(group), lowered))
+    try:
+        verdict = verify(log_dirs, target, folder.name, lowered, default.mod,
+                         group_arguments(group_view(group), lowered))
+    except Exception as err:  # noqa: BLE001 - checking other CPUs' records must not lose
+        why = (f"checking other CPUs' records failed ({type(err).__name__}: "  # the kernel
+               f"{str(err).splitlines()[0][:160] if str(err) else ''})")
+        warnings.warn(f"group {group.name}: {why}", stacklevel=4)
+        return None, folder, f"no tuning record for this target and workload ({folder}); {why}"
     if verdict is None:
         return None, folder, None
     none = f"no tuning record for this target and workload ({folder}); {verdict.note}"
