@@ -48,14 +48,15 @@ def records_applied(fn) -> bool:
 
 
 def record_source(fn) -> str:
-    """Where ``fn``'s records came from: "this CPU", "<other CPU>", or "none"; per kernel."""
+    """Where ``fn``'s records came from: "own" (this CPU's), another CPU's target key, or
+    "none"; one per kernel, joined by "+"."""
     sources = []
     for kernel in fn.kernels:
         note = kernel.record or ""
         if "record transferred from " in note:
             sources.append(note.split("record transferred from ", 1)[1].split()[0])
         elif kernel.schedule.startswith("tuned:"):
-            sources.append("this CPU")
+            sources.append("own")
         else:
             sources.append("none")
     return "+".join(dict.fromkeys(sources)) or "none"
