@@ -25,6 +25,19 @@ import tvm
 _PARAM = re.compile(r'(\w+: T\.Buffer\(\([^)]*\), "(\w+)")((?:, [^)]*)?)\)')
 
 
+# TVMScript prints a uint64 literal of 2**63 or more (a reduce_min's initial value) that its
+# own parser refuses ("Expected Optional<ir.Expr> but got ffi.BigInt"): it is re-read as the
+# same bits of an int64
+_BIG_UINT64 = re.compile(r"T\.uint64\((\d{19,20})\)")
+
+
+def _as_int64_bits(match: re.Match) -> str:
+    value = int(match.group(1))
+    if value < 2 ** 63:
+        return match.group(0)
+    return f'T.reinterpret("uint64", T.int64({value - 2 ** 64}))'
+
+
 def assume_element_alignment(mod: tvm.IRModule) -> tvm.IRModule:
     """``mod`` with every parameter buffer of ``main`` assuming only element alignment."""
     func = mod["main"]
@@ -37,7 +50,7 @@ def assume_element_alignment(mod: tvm.IRModule) -> tvm.IRModule:
         return f"{match.group(1)}{extra}, align={np.dtype(match.group(2)).itemsize})"
 
     lines[index] = _PARAM.sub(declare, lines[index])
-    parsed = tvm.script.from_source("\n".join(lines))
+    parsed = tvm.script.from_source(_BIG_UINT64.sub(_as_int64_bits, "\n".join(lines)))
     return tvm.IRModule({"main": parsed}, attrs=mod.attrs)
 
 

@@ -251,3 +251,35 @@ def test_integer_mean_over_more_elements_than_the_dtype_counts(dtype, shape, axe
     (got,) = tf.compile(g)(x=x)
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64"])
+def test_sign_of_a_negated_wide_unsigned_value(dtype):
+    """``sign(neg(x))`` on uint32/uint64 gave 1 for x = 0: the negation ``~x + 1`` was an
+    LLVM ``add nuw`` (TVM marks wide unsigned adds so), poison when it wraps, and LLVM folded
+    ``~x + 1 > 0`` to true. Wide unsigned values now negate as signed integers."""
+    top = np.iinfo(dtype).max
+    values = np.array([0, 1, 5, 0, top, top // 2 + 1, top // 2, 7, 0], dtype).reshape(9, 1)
+    g = tf.Graph()
+    n = g.neg(g.input("x", (9, 1), dtype))
+    g.output(g.sign(n), n, g.reduce_min(n, axes=[0], keepdims=False))
+    with np.errstate(over="ignore"):
+        negated = (-values).astype(dtype)
+    expected = [np.sign(negated), negated, negated.min(axis=0)]
+    for got, want, ref in zip(tf.compile(g)(x=values), expected,
+                              tf.reference.run(g, {"x": values})):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(ref, want)
+
+
+def test_reduce_min_of_uint64_values_above_int64_max(rng):
+    """A uint64 ``reduce_min`` did not build: its initial value 2**64 - 1 is printed by
+    TVMScript as a literal its parser refuses (``alignment.py`` re-reads every kernel). It
+    is now re-read as the same bits of an int64."""
+    x = rng.integers(2 ** 63, 2 ** 64 - 1, size=(13, 7), dtype=np.uint64, endpoint=True)
+    g = tf.Graph()
+    g.output(g.reduce_min(g.input("x", (13, 7), "uint64"), axes=[0], keepdims=False),
+             g.reduce_max(g.input("y", (13, 7), "uint64"), axes=[1], keepdims=True))
+    got_min, got_max = tf.compile(g)(x=x, y=x)
+    np.testing.assert_array_equal(got_min, x.min(axis=0))
+    np.testing.assert_array_equal(got_max, x.max(axis=1, keepdims=True))

@@ -62,6 +62,24 @@ def _sign(x):
         tirx.EQ(x, zero), zero, x)))
 
 
+def _neg(x):
+    """``-x``; an unsigned value wraps (two's complement), as numpy. TVM's LLVM codegen marks
+    a 32- or 64-bit unsigned add or sub ``nuw`` (cannot wrap), so ``~x + 1`` and ``0 - x``
+    are poison when they wrap: LLVM folded ``sign(~x + 1)`` to 1 and ``0 - x`` to 0 (found by
+    the fuzzer). Wide ones negate the same bits as a signed integer (``nsw``: not poison
+    once its minimum, which is its own negation, is selected out)."""
+    dtype = expr_dtype(x)
+    if not dtype.startswith("uint"):
+        return -x
+    if int(dtype.removeprefix("uint")) < 32:  # no flags on narrow adds: wraps in the type
+        return tirx.bitwise_not(x) + tirx.const(1, dtype)
+    signed = dtype.removeprefix("u")
+    y = tirx.reinterpret(signed, x)
+    lowest = tirx.const(-(2 ** (int(signed.removeprefix("int")) - 1)), signed)
+    return tirx.reinterpret(dtype, tirx.Select(tirx.EQ(y, lowest), y,
+                                               tirx.const(0, signed) - y))
+
+
 def _ordered(compare):
     """``compare`` that stays false for NaN operands under a negation: TVM's simplifier rewrites
     ``not (a < b)`` as ``a >= b`` (and ``not (a == b)`` as an ordered ``!=``), which is false
@@ -113,9 +131,7 @@ BINARY = {
 }
 
 UNARY = {
-    # unsigned: two's complement (no -1 in the type; TVM folds 0 - x to 0 for wide ones)
-    "neg": lambda x: (tirx.bitwise_not(x) + tirx.const(1, expr_dtype(x))
-                     if expr_dtype(x).startswith("uint") else -x),
+    "neg": _neg,
     "abs": tirx.abs,
     "relu": _relu,
     "exp": _float32_or(exp_f32, tirx.exp),
