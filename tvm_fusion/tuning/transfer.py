@@ -221,15 +221,18 @@ def _measure(found: list[Candidate], kernel, default_mod, target, arguments) -> 
             "gain": comparison.ratio, "rejected": rejected}
 
 
-def seed(log_dirs, target, workload: str, mod, measure_round, model, context) -> tuple[int, int]:
+def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
+         budget: int = MAX_CANDIDATES) -> tuple[int, int]:
     """Start a group's tuning from other CPUs' records: ``measure_round(schedules)`` measures
     each source's best records here (the tuner's first round; it returns the seconds
     measured, ``None`` for a failure), then ``model`` is trained on every source record,
-    its latency scaled by the source's median ratio here/there. ``(measured, trained)``."""
+    its latency scaled by the source's median ratio here/there. ``budget``: the most
+    records measured (the trials left). ``(measured, trained)``."""
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
     found, _ = candidates(log_dirs, target, workload, mod)
+    found = found[:min(budget, MAX_CANDIDATES)]
     schedules = []
     for candidate in found:
         sch = s_tir.Schedule(mod)

@@ -300,7 +300,8 @@ def _search(group, template, mod, default, folder, target, trials, batch, seed, 
         context = ms.TuneContext(mod=mod, target=target, space_generator=space,
                                  task_name="main", num_threads=1)
         transferred = transfer_seed(transfer, target, folder.name, mod, measure_round(
-            builder, runner, target, default.args_info, commit), model, context)
+            builder, runner, target, default.args_info, commit), model, context,
+            budget=trials - done)
         done = count_records(folder)
     warm = transferred[1] + (warm_start(model, database, mod, target, space)
                              if done < trials else 0)
