@@ -27,6 +27,7 @@ from tvm.s_tir import SBlock, SBlockRealize
 from .graph import Node, Tensor
 from .ops import OPS, ScatterStage, reduces_nothing
 from .ops.bfloat16 import bfloat16_compute, rounds_per_op
+from .ops.elementwise import fenced_product
 from .ops.float8 import storage
 from .ops.fp16 import extremum_rounded_once, rounded_once_source
 from .ops.relaxed import check_precision, computes_in_f32, relaxed_compute, wide_nodes
@@ -125,6 +126,8 @@ def _stage(node, nodes, outputs, te_of, wide, native_fp16):
     source = rounded_once_source(node, nodes, outputs, native_fp16) if wide is None else None
     if source is not None:  # max/min of an fp16 op: rounded once per output, same bits
         return extremum_rounded_once(node, source, [te_of[id(t)] for t in source.inputs])
+    if native_fp16 and wide is None and node.op == "mul" and node.output.dtype == "float16":
+        return fenced_product(node, [te_of[id(t)] for t in node.inputs])  # not fused into FMA
     if rounds_per_op(node):  # bfloat16: f32 math, rounded per op (survives inlining)
         return bfloat16_compute(node, [te_of[id(t)] for t in node.inputs])
     return OPS[node.op].compute(node, [te_of[id(t)] for t in node.inputs])

@@ -51,7 +51,7 @@ def _records(folder: Path) -> int:
 def test_sigkill_tune_at_random_moments_then_rerun_loses_and_duplicates_nothing(tmp_path):
     logs, seed = tmp_path / "logs", random.randrange(1 << 30)
     rng = random.Random(seed)
-    args = ("tune", "W1s", "--trials", str(TRIALS), "--logs", str(logs))
+    args = ("tune", "W1s", "--trials", str(TRIALS), "--logs", str(logs), "--no-transfer")
     folder = _folder(logs)
     kept: set[str] = set()
     for kill_number in range(KILLS):
@@ -103,7 +103,7 @@ def _folder(logs: Path) -> Path:
 def tuned(tmp_path_factory) -> Path:
     """A W1s records folder of 4 records (tuned once for this module)."""
     logs = tmp_path_factory.mktemp("tuned") / "logs"
-    (result,) = tune(workloads.graph("W1s"), trials=4, log_dir=logs)
+    (result,) = tune(workloads.graph("W1s"), trials=4, log_dir=logs, transfer=False)
     assert count_records(result.folder) == 4
     return logs
 
@@ -206,7 +206,7 @@ def test_tuning_and_compile_go_on_over_corrupted_lines(tuned, tmp_path):
     np.testing.assert_allclose(compiled(**arrays)[0], workloads.reference("W1s", arrays),
                                rtol=1e-5, atol=1e-6)
     with pytest.warns(RecordsWarning, match=r":(2|3|5): .*moved to .*\.skipped"):
-        (result,) = tune(graph, trials=4, log_dir=logs)
+        (result,) = tune(graph, trials=4, log_dir=logs, transfer=False)
     final = check_folder(folder, finished=True)  # whole lines, no duplicate
     assert len(final) == result.trials == 4 and {records[0], *records[2:]} <= set(final)
     assert [t["trial"] for t in read_trials(folder)] == [1, 2, 3, 4, 5]  # 4 were logged
@@ -229,7 +229,7 @@ def test_a_full_disk_under_metaschedule_fails_the_run_clearly_and_keeps_the_reco
     folder = _folder(logs)
     path = folder / name
     with pytest.raises(RecordsWriteError) as caught:
-        tune(workloads.graph("W1s"), trials=3, batch=1, log_dir=logs,
+        tune(workloads.graph("W1s"), trials=3, batch=1, log_dir=logs, transfer=False,
              progress=_swap_for_dev_full(path))
     assert str(caught.value) == (
         f"no space left writing {path}: [Errno 28] No space left on device; free space and "
@@ -249,7 +249,7 @@ def test_tune_on_a_full_disk_exits_2_with_one_line(tmp_path):
     folder = _folder(logs)
     folder.mkdir(parents=True)
     (folder / TRIALS_FILE).symlink_to("/dev/full")
-    process = start("tune", "W1s", "--trials", "3", "--logs", str(logs))
+    process = start("tune", "W1s", "--trials", "3", "--logs", str(logs), "--no-transfer")
     out, err = process.communicate(timeout=600)
     assert process.returncode == 2, (out, err)
     assert "Traceback" not in err, err

@@ -37,7 +37,7 @@ def test_both_servers_measure_candidates_at_once(farm, tmp_path):
     assert check_farm(farm.settings()).free == 2  # max_workers defaults to this
     graph = workloads.graph("W1s")
     calls = []
-    (result,) = tune(graph, trials=8, log_dir=tmp_path / "logs", runner=farm.settings(),
+    (result,) = tune(graph, trials=8, log_dir=tmp_path / "logs", transfer=False, runner=farm.settings(),
                      progress=lambda *args: calls.append(args))
     assert result.trials == count_records(result.folder) == 8
     assert farm.sessions(0) >= 1 and farm.sessions(1) >= 1, "both servers measured"
@@ -55,7 +55,7 @@ def test_a_server_lost_mid_job_is_rerun_elsewhere(farm, tmp_path, signum):
     settings = farm.settings(session_timeout_s=10, server_wait_s=10)
     sent = farm.signal_when(0, 2, signum)  # its first candidate after the default
     start = time.time()
-    (result,) = tune(workloads.graph("W1s"), trials=8, log_dir=tmp_path / "logs",
+    (result,) = tune(workloads.graph("W1s"), trials=8, log_dir=tmp_path / "logs", transfer=False,
                      runner=settings)
     assert sent.is_set()
     assert time.time() - start < 120
@@ -71,7 +71,7 @@ def test_preflight_names_the_farm_and_the_commands(farm, tmp_path):
     farm.wait_until(lambda status: status.total == 0)  # the tracker answers, no server
     start = time.time()
     with pytest.raises(FarmError) as error:
-        tune(workloads.graph("W1s"), trials=8, log_dir=tmp_path, runner=farm.settings())
+        tune(workloads.graph("W1s"), trials=8, log_dir=tmp_path, transfer=False, runner=farm.settings())
     assert time.time() - start < 5
     text = str(error.value)
     assert f"no RPC server with key {KEY!r}" in text and f"127.0.0.1:{farm.port}" in text
@@ -88,7 +88,7 @@ def test_a_farm_whose_only_server_dies_fails_within_the_bound(farm, tmp_path):
     settings = farm.settings(session_timeout_s=10, server_wait_s=5)
     sent = farm.signal_when(0, 2, signal.SIGKILL)
     with pytest.raises(FarmError, match=rf"no server with key '{KEY}' answered for 5 s"):
-        tune(workloads.graph("W1s"), trials=16, log_dir=tmp_path, runner=settings)
+        tune(workloads.graph("W1s"), trials=16, log_dir=tmp_path, transfer=False, runner=settings)
     assert sent.is_set()
     waited = time.time() - farm.signalled_at[0]
     assert waited < settings.session_timeout_s + settings.server_wait_s + 5  # the documented bound

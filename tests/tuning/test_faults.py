@@ -215,7 +215,7 @@ def test_tuning_run_fails_bad_candidates_with_reasons_and_ships_a_correct_record
             faulty_template.ROUND += 1
 
     try:
-        (result,) = tune(graph, trials=4 * len(plan), batch=4, log_dir=tmp_path,
+        (result,) = tune(graph, trials=4 * len(plan), batch=4, log_dir=tmp_path, transfer=False,
                          template=faulty_template, run_timeout_s=3, progress=next_round)
     finally:
         faulty_template.PLAN = None

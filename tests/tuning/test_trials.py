@@ -15,14 +15,14 @@ def _record_medians(folder) -> list[float]:
 
 def test_every_measured_trial_is_logged_in_order_across_reruns(tmp_path):
     graph = workloads.graph("W1s")
-    (first,) = tune(graph, trials=4, log_dir=tmp_path)
+    (first,) = tune(graph, trials=4, log_dir=tmp_path, transfer=False)
     trials = read_trials(first.folder)
     assert [t["trial"] for t in trials] == [1, 2, 3, 4] == list(range(1, count_records(
         first.folder) + 1))
     assert trials[0]["default"] and not any(t["default"] for t in trials[1:])
     assert trials[0]["knobs"], "the default schedule's decisions by knob name"
     assert all(t["decisions"] for t in trials)
-    (again,) = tune(graph, trials=8, log_dir=tmp_path)  # a rerun continues the log
+    (again,) = tune(graph, trials=8, log_dir=tmp_path, transfer=False)  # a rerun continues the log
     trials = read_trials(again.folder)
     assert [t["trial"] for t in trials] == list(range(1, 9))
     elapsed = [t["elapsed_s"] for t in trials]

@@ -30,7 +30,7 @@ from tvm_fusion.tuning.records import (
 def tuned(tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     graph, arrays = workloads.load("W1s")
-    first = tune(graph, trials=8, log_dir=logs)
+    first = tune(graph, trials=8, log_dir=logs, transfer=False)
     return logs, graph, arrays, first
 
 
@@ -51,10 +51,10 @@ def test_records_are_written_in_metaschedule_format(tuned):
 def test_resume_continues_the_trial_count(tuned):
     logs, graph, _, (first,) = tuned
     valid = count_valid_records(first.folder)
-    (again,) = tune(graph, trials=first.trials + 4, log_dir=logs)
+    (again,) = tune(graph, trials=first.trials + 4, log_dir=logs, transfer=False)
     assert again.trials > first.trials and again.new_trials == again.trials - first.trials
     assert again.warm_start == valid >= 1  # the cost model saw the old records first
-    (done,) = tune(graph, trials=again.trials, log_dir=logs)
+    (done,) = tune(graph, trials=again.trials, log_dir=logs, transfer=False)
     assert done.new_trials == 0  # nothing left to do: no new round
 
 
@@ -95,7 +95,7 @@ def test_truncated_last_line_is_skipped_with_a_warning(tuned):
 
 def test_sigkill_mid_run_then_rerun_continues(tmp_path):
     command = [sys.executable, "-m", "tvm_fusion.cli", "tune", "W3s", "--trials", "40",
-               "--logs", str(tmp_path)]
+               "--logs", str(tmp_path), "--no-transfer"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.time() + 400
@@ -110,7 +110,7 @@ def test_sigkill_mid_run_then_rerun_continues(tmp_path):
     killed_at = count_records(folder)
     assert 1 <= killed_at < 40
     graph = workloads.graph("W3s")
-    (result,) = tune(graph, trials=killed_at + 4, log_dir=tmp_path)
+    (result,) = tune(graph, trials=killed_at + 4, log_dir=tmp_path, transfer=False)
     assert result.folder == folder and result.trials > killed_at
     assert result.new_trials == result.trials - killed_at
     assert os.path.exists(folder / "manifest.json")

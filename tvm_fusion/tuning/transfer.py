@@ -74,19 +74,12 @@ def read_records(folder: Path, mod: tvm.IRModule) -> list[tuple[float, object, s
     unreadable line or a workload lowered otherwise is left out)."""
     from tvm.s_tir import meta_schedule as ms
 
-    try:
-        workloads = (folder / WORKLOAD_FILE).read_text().splitlines()
-        lines = (folder / RECORD_FILE).read_text().splitlines()
-    except OSError:
+    decoded = _decoded(folder)
+    if decoded is None:
         return []
-    matching = {}
-    for index, line in enumerate(workloads):
-        try:
-            workload = ms.database.Workload.from_json(json.loads(line))
-        except Exception:  # noqa: BLE001, S112 - not a workload this TVM reads: not a source
-            continue
-        if tvm_ffi.structural_equal(workload.mod, mod):
-            matching[index] = workload
+    workloads, lines = decoded
+    matching = {index: workload for index, workload in enumerate(workloads)
+                if workload is not None and tvm_ffi.structural_equal(workload.mod, mod)}
     found = []
     for line in lines:
         try:
@@ -98,6 +91,32 @@ def read_records(folder: Path, mod: tvm.IRModule) -> list[tuple[float, object, s
             continue
         found.append((record_seconds(body[1]), record, line))
     return sorted(found, key=lambda item: item[0])
+
+
+_DECODED: dict[tuple, tuple[list, list[str]]] = {}  # per process, keyed by the files' stats
+
+
+def _decoded(folder: Path) -> tuple[list, list[str]] | None:
+    """``folder``'s workloads (``None`` where this TVM cannot read one) and record lines,
+    decoded once per process while the files stay as they are (every compile of a group
+    without records of its own reads every other CPU's folder of it)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    paths = (folder / WORKLOAD_FILE, folder / RECORD_FILE)
+    try:
+        stats = tuple((s.st_mtime_ns, s.st_size, s.st_ino) for s in map(os.stat, paths))
+        key = (str(folder.resolve()), stats)
+        if key not in _DECODED:
+            workloads = []
+            for line in paths[0].read_text().splitlines():
+                try:
+                    workloads.append(ms.database.Workload.from_json(json.loads(line)))
+                except Exception:  # noqa: BLE001 - not a workload this TVM reads: no source
+                    workloads.append(None)
+            _DECODED[key] = (workloads, paths[1].read_text().splitlines())
+    except OSError:
+        return None
+    return _DECODED[key]
 
 
 def candidates(log_dirs, target, workload: str, mod: tvm.IRModule, per_source: int = PER_SOURCE
