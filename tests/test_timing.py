@@ -46,14 +46,14 @@ def test_rounds_must_match():
         ratios(_timing([1.0, 1.0]), _timing([1.0]))
 
 
-def test_interleaved_alternates_contestants_within_each_round():
+def test_interleaved_alternates_contestants_and_rotates_who_goes_first():
     calls = []
 
     def sampler(label, value):
         return lambda: calls.append(label) or value
 
     a, b = interleaved([sampler("a", 1.0), sampler("b", 2.0)], rounds=3)
-    assert calls == ["a", "b"] * 3
+    assert calls == ["a", "b", "b", "a", "a", "b"]
     assert a.samples == (1.0,) * 3 and b.median == 2.0 and b.spread == (2.0, 2.0)
 
 

@@ -27,7 +27,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"tvm-fusion demo on {as_target(None)}\n")
     print(analyze(workloads.graph(names[0]), cores=num_cores()))
     timing = (f"Latency = median of {args.repeat} interleaved rounds (fused, untuned, "
-              "unfused and numpy in turn in every round), inputs in memory.\n")
+              "unfused and numpy in turn in every round, each round starting with the next), "
+              "inputs in memory.\n")
     print(f"fused: one kernel per fusion group, scheduled from the tuning records ({logs[0]}, "
           f"then the shipped ones) when they match this CPU and beat the default in process "
           f"(or, without a record of this CPU, a record of another CPU with its features that "
