@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -175,7 +176,6 @@ def test_bfloat16_output_broadcast_along_its_vector(source, shape, to, rng):
     storage legalizer does not rewrite ("dtype mismatch on BufferStore: buffer's dtype is
     T.uint16 ... RHS's dtype is T.bfloat16x3"). Such loops are now serial
     (``vector_stores.py``); a store that varies along the vector stays vectorised."""
-    import ml_dtypes
 
     from tvm_fusion.vector_stores import serialize_broadcast_bf16_stores
 
@@ -218,7 +218,6 @@ def test_bfloat16_extremum_of_a_value_another_output_reads(op):
     buffer was promoted to f32 by TVM's legalizer and its bitcast to an int16 order key
     failed LLVM verification ("Invalid bitcast", fuzzer, long profile). bf16 extrema now
     order float32 keys; NaN still comes out as numpy's."""
-    import ml_dtypes
 
     g = tf.Graph()
     x = g.input("x", (3, 5), "bfloat16")
@@ -283,3 +282,24 @@ def test_reduce_min_of_uint64_values_above_int64_max(rng):
     got_min, got_max = tf.compile(g)(x=x, y=x)
     np.testing.assert_array_equal(got_min, x.min(axis=0))
     np.testing.assert_array_equal(got_max, x.max(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize(("negative", "positive"), [(True, True), (True, False), (False, True)])
+def test_isinf_of_bfloat16_values(negative, positive):
+    """``isinf(abs(cast(True, bfloat16)))`` did not build: TVM's ``isinf`` raises "Data type
+    T.bfloat16 not supported for finiteness ops". A bfloat16 is now tested as its exact
+    float32 (the scalar the long fuzz run found, and an array of every kind of value)."""
+    values = np.array([0, 1, -1, np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-40], "float32")
+    g = tf.Graph()
+    x = g.input("x", (9,), "bfloat16")
+    scalar = g.abs(g.cast(g.constant(True, "t"), "bfloat16"))
+    g.output(g.isinf(x, detect_negative=negative, detect_positive=positive),
+             g.isinf(scalar, detect_negative=negative, detect_positive=positive))
+    arrays = {"x": values.astype(ml_dtypes.bfloat16)}  # 3e38 rounds to bfloat16's inf
+    as_f32 = arrays["x"].astype("float32")
+    want = np.isinf(as_f32) & ((as_f32 < 0) & negative | (as_f32 > 0) & positive)
+    got, got_scalar = tf.compile(g)(**arrays)
+    np.testing.assert_array_equal(got, want)
+    assert got_scalar.shape == () and not got_scalar
+    for ref, mine in zip(tf.reference.run(g, arrays), (got, got_scalar)):
+        np.testing.assert_array_equal(ref, mine)
