@@ -238,11 +238,15 @@ def _measure(found: list[Candidate], kernel, default_mod, target, arguments) -> 
     # timed again side by side none was faster than the default
     overall = default.median / timed[best].median
     applies = comparison.significant and min(comparison.ratio, overall) >= MIN_GAIN
-    verdict = (f"{comparison} faster" if applies else f"{ratios(default, timed[best])} slower"
-               if comparison.significant and comparison.ratio < 1 else
-               f"{comparison} per round, {overall:.3f}x by the medians: less than the "
-               f"{MIN_GAIN:.2f}x a record of another CPU must gain"
-               if comparison.significant else str(comparison))
+    if applies:
+        verdict = f"{comparison} faster"
+    elif not comparison.significant:
+        verdict = str(comparison)
+    elif comparison.ratio < 1:
+        verdict = f"{ratios(default, timed[best])} slower"
+    else:
+        verdict = (f"{comparison} per round, {overall:.3f}x by the medians: less than the "
+                   f"{MIN_GAIN:.2f}x a record of another CPU must gain")
     why = (f"{candidate.source}'s record {timed[best].median * 1e6:.1f} us vs default "
            f"{default.median * 1e6:.1f} us here: {verdict}, best of {len(correct)} checked")
     return {"applies": applies, "why": why, "line": candidate.line, "source": candidate.source,
