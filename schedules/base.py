@@ -146,6 +146,14 @@ def is_reduction(sch, block) -> bool:
     return any(iv.iter_type != tirx.IterVar.DataPar for iv in sch.get(block).iter_vars)
 
 
+def reductions_folded(sch) -> bool:
+    """``True`` when lowering left no reduction block although the group has a reduction: a
+    reduction whose value nothing reads is dropped with its stage (``isinf`` with both
+    detections off is the constant False). The reduction-rooted template then schedules
+    the kernel as the injective one it is."""
+    return not any(is_reduction(sch, b) for b in blocks(sch))
+
+
 def is_update(sch, block) -> bool:
     return UPDATE_ANNOTATION in sch.get(block).annotations
 

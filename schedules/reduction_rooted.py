@@ -18,6 +18,7 @@ Knobs: the reduction's vector tile, the rfactor split, the parallel depth.
 
 from __future__ import annotations
 
+from tvm_fusion.schedules import injective
 from tvm_fusion.schedules.base import (
     TemplateContext,
     blocks,
@@ -31,6 +32,7 @@ from tvm_fusion.schedules.base import (
     merge_after_reduction_reason,
     parallel_depth,
     parallelize,
+    reductions_folded,
     reads_innermost_reduced,
     several_outputs,
     tile_knob,
@@ -63,6 +65,9 @@ def matches(ctx: TemplateContext) -> bool:
 
 
 def apply(sch, ctx: TemplateContext) -> None:
+    if reductions_folded(sch):
+        injective.apply(sch, ctx)
+        return
     # Phase 1: prologue inlined, epilogue collapsed into the output block
     inline_injective(sch)
     (reduction,) = [b for b in blocks(sch) if is_reduction(sch, b)]

@@ -303,3 +303,27 @@ def test_isinf_of_bfloat16_values(negative, positive):
     assert got_scalar.shape == () and not got_scalar
     for ref, mine in zip(tf.reference.run(g, arrays), (got, got_scalar)):
         np.testing.assert_array_equal(ref, mine)
+
+
+
+@pytest.mark.parametrize("shape, axes", [((1,), (0,)), ((7, 13), (1,)), ((5, 3), (0, 1))])
+@pytest.mark.parametrize("beside_its_input", [False, True])
+def test_reduction_whose_value_nothing_reads(shape, axes, beside_its_input, rng):
+    """``isinf(reduce_max(x), detect_negative=False, detect_positive=False)`` is the constant
+    False: lowering dropped the reduction nothing read, the reduction-rooted template found
+    no reduction block (``ValueError: not enough values to unpack``) and the group ran on the
+    fallback (the long fuzz run's find, on a bool constant cast to bfloat16). A kernel whose
+    reduction was folded away is now scheduled as the injective one it is. Beside its input
+    (``or isnan(x)``), the row-reduction template's case, it already was."""
+    g = tf.Graph()
+    x = g.input("x", shape, "float32")
+    folded = g.isinf(g.reduce_max(x, axes=axes, keepdims=beside_its_input),
+                     detect_negative=False, detect_positive=False)
+    g.output(g.logical_or(folded, g.isnan(x)) if beside_its_input else folded)
+    arrays = {"x": rng.standard_normal(shape).astype("float32")}
+    arrays["x"].flat[0] = np.nan
+    fn = tf.compile(g)
+    assert all(k.schedule != "fallback" for k in fn.kernels), [k.schedule for k in fn.kernels]
+    for got, expected in zip(fn(**arrays), tf.reference.run(g, arrays)):
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
