@@ -32,7 +32,7 @@ PHRASES = {  # what each message must say
     "cycle": "the graph has a cycle: 'a' -> 'b' -> 'a'",
     "duplicate_names": "'t' is defined twice: as output of node #0 (output 't') (Exp) and as "
                        "output of node #1 (output 't') (Neg)",
-    "duplicate_inputs": "'x' is defined twice: as graph input and as graph input",
+    "duplicate_inputs": "'x' is defined twice: as graph input #0 and as graph input #1",
     "bad_dtype": "exp: input 'x' has dtype int32, expected one of float16, bfloat16, float32, "
                  "float64",
     "int64_overflow": "input 'x': (4294967296, 4294967296) float32 has 18446744073709551616 "

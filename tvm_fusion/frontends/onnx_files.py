@@ -131,7 +131,7 @@ def check_structure(model: onnx.ModelProto) -> None:
 
 def _duplicates(graph) -> list[str]:
     problems, seen = [], {}
-    sources = [(v.name, "graph input") for v in graph.input]
+    sources = [(v.name, f"graph input #{i}") for i, v in enumerate(graph.input)]
     initializers = {t.name for t in graph.initializer}
     inputs = {v.name for v in graph.input}
     sources += [(t.name, "initializer") for t in graph.initializer]
@@ -143,7 +143,8 @@ def _duplicates(graph) -> list[str]:
         if first == position:
             continue
         earlier = sources[first][1]
-        if {earlier, what} == {"graph input", "initializer"} and name in inputs & initializers:
+        kinds = {earlier.partition(" #")[0], what}
+        if kinds == {"graph input", "initializer"} and name in inputs & initializers:
             continue  # an input with a default value: allowed by ONNX
         problems.append(f"'{name}' is defined twice: as {earlier} and as {what} (ONNX names "
                         "each value once)")
