@@ -381,6 +381,7 @@ def test_one_error_names_conv_lstm_and_the_dynamic_batch():
     message = str(err)
     for part in ("3 problems", "Conv (node 'conv1')", "LSTM (node 'lstm1')",
                  "input 'x' axis 0: 'batch'", "shapes={'x': [<batch>, 3, 8, 8]}",
+                 "--shape x=<batch>,3,8,8 (tvm-fusion commands)",
                  "update_inputs_outputs_dims", "onnx.utils.extract_model"):
         assert part in message, f"{part!r} missing from:\n{message}"
 

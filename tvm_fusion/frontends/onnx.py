@@ -410,11 +410,11 @@ class _Importer:
                                           self.inferred[name].type.tensor_type.shape.dim) + "]"
                     for name, axis, _ in self.dynamic if axis is not None}
             example = "{" + ", ".join(f"'{n}': {s}" for n, s in pins.items()) + "}"
-            flags = " ".join(f"--shape {n}=" + s.strip("[]").replace(" ", "").replace(
-                "<", "").replace(">", "") for n, s in pins.items())
-            fixes.append(f"pin the dynamic dimensions (<...>) to the sizes you will run: "
-                         f"from_onnx(model, shapes={example}) (tvm-fusion commands: {flags}, "
-                         f"sizes filled in), or save a pinned model made by "
+            flags = " ".join(f"--shape {n}=" + s.strip("[]").replace(" ", "")
+                             for n, s in pins.items())
+            fixes.append(f"pin each dynamic dimension (<name>) to the size you will run: "
+                         f"{flags} (tvm-fusion commands), from_onnx(model, shapes={example}) "
+                         f"(Python), or save a pinned model made by "
                          f"onnx.tools.update_model_dims.update_inputs_outputs_dims(model, "
                          f"{example}, {{<outputs>}})")
         if self.problems:
