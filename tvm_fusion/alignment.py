@@ -39,7 +39,12 @@ def _as_int64_bits(match: re.Match) -> str:
 
 
 def assume_element_alignment(mod: tvm.IRModule) -> tvm.IRModule:
-    """``mod`` with every parameter buffer of ``main`` assuming only element alignment."""
+    """``mod`` with every parameter buffer of ``main`` assuming only element alignment.
+
+    ``ConvertSSA`` first: a producer whose value is a ``Let`` (``log_f32`` binds its operand
+    once) inlined into two places of its consumer defines the let's variable twice, which
+    the TVMScript parser refuses as ill-formed."""
+    mod = tvm.tirx.transform.ConvertSSA()(mod)
     func = mod["main"]
     script = func.script()
     lines = script.split("\n")
