@@ -25,7 +25,7 @@ from tvm import te, tirx
 from tvm.s_tir import SBlock, SBlockRealize
 
 from .graph import Node, Tensor
-from .ops import OPS, ScatterStage, reduces_nothing
+from .ops import OPS, ScatterStage, fastmath, reduces_nothing
 from .ops.bfloat16 import bfloat16_compute, rounds_per_op
 from .ops.elementwise import fenced_product
 from .ops.float8 import storage
@@ -83,13 +83,14 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
         for t in external_inputs(nodes)
     }
     scatters: list[ScatterStage] = []
+    bind = not any(t.dtype == "bfloat16" for n in nodes for t in (*n.inputs, n.output))
     for node in nodes:
         for stage in scatters:
             if any(t is stage.node.output for t in node.inputs):
                 raise NotImplementedError(
                     f"node '{node.name}' reads the output of scatter '{stage.node.name}' inside "
                     "the same kernel; a scatter must end its kernel")
-        result = _stage(node, nodes, outputs, te_of, wide, native_fp16)
+        result = _stage(node, nodes, outputs, te_of, wide, native_fp16, bind)
         if isinstance(result, ScatterStage):
             if node.name in donated:  # no copy: the update writes into the data's buffer
                 result = dataclasses.replace(result, copy=te_of[id(node.inputs[0])])
@@ -113,8 +114,17 @@ def lower(nodes: Sequence[Node], outputs: Sequence[Tensor],
                          tuple(n.name for n in nodes))
 
 
-def _stage(node, nodes, outputs, te_of, wide, native_fp16):
-    """``node``'s TE stage; ``wide``: relaxed precision's f32-kept nodes (``None``: exact)."""
+def _stage(node, nodes, outputs, te_of, wide, native_fp16, bind=True):
+    """``node``'s TE stage; ``wide``: relaxed precision's f32-kept nodes (``None``: exact);
+    ``bind``: ``fastmath.BIND_OPERANDS`` while the stage is made."""
+    token = fastmath.BIND_OPERANDS.set(bind)
+    try:
+        return _made_stage(node, nodes, outputs, te_of, wide, native_fp16)
+    finally:
+        fastmath.BIND_OPERANDS.reset(token)
+
+
+def _made_stage(node, nodes, outputs, te_of, wide, native_fp16):
     kept_wide = wide is not None and node.name in wide
     node = _printable(node)
     if reduces_nothing(node):  # TE would make a block with an init and no reduce loop,

@@ -8,29 +8,42 @@
   the rounds.
 - :func:`compare`: two contestants' per-round ratios as text: ``"1.23x (1.18-1.27 over 7
   rounds)"``, or ``"same within noise (...)"`` when the ratios straddle 1.
+- :class:`ForeignLoad`: how many cores other processes kept busy meanwhile.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 MIN_EFFECT = 0.02  # a median ratio within 2 % of 1 is never called a difference
+CALIBRATION_CALLS = 5  # timed calls, at most, that choose the calls per repeat
 
 
 def sample_seconds(run: Callable[[], object], *, repeat: int = 15,
                    min_repeat_seconds: float = 0.005) -> list[float]:
     """Seconds per ``run()`` in each of ``repeat`` repeats of ``number`` calls.
 
-    ``number`` is chosen after one warm-up call so that a repeat lasts at least
-    ``min_repeat_seconds``.
+    ``number`` is chosen after a warm-up call so that a repeat lasts at least
+    ``min_repeat_seconds``, from the fastest of 2 to ``CALIBRATION_CALLS`` timed calls:
+    one call that waited for a core (another process on it; measured here, a parallel
+    kernel's call then takes a 4 ms scheduler tick instead of 0.3 ms) made every repeat one
+    call long, so the samples timed the scheduler.
     """
-    start = time.perf_counter()
     run()  # warm-up (caches, thread pool)
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(min_repeat_seconds / once))
+    once, spent = math.inf, 0.0
+    for calls in range(1, CALIBRATION_CALLS + 1):
+        start = time.perf_counter()
+        run()
+        took = time.perf_counter() - start
+        once, spent = min(once, took), spent + took
+        if calls >= 2 and spent >= min_repeat_seconds:
+            break
+    number = max(1, int(min_repeat_seconds / max(once, 1e-7)))
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -131,3 +144,34 @@ def compare(a: Timing, b: Timing) -> str:
     """``b``'s time over ``a``'s, as printed: ``"1.23x (1.18-1.27 IQR over 7 rounds)"``, or
     ``"same within noise (...)"``."""
     return str(ratios(a, b))
+
+
+class ForeignLoad:
+    """Cores kept busy by other processes since it was made: /proc/stat's busy time of the
+    whole machine minus this process's CPU time. Parallel runtimes suffer from it (torch's
+    OpenMP regions and TVM's parallel loops wait a scheduler slice, ~4-5 ms, for a thread
+    that shares its core): the bench report says how loaded the machine was, and the
+    transfer check refuses to decide on a busy machine. ``None`` without /proc."""
+
+    def __init__(self) -> None:
+        self._start = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(v) for v in stat.readline().split()[1:]]
+        except OSError:
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / ticks  # all but idle and iowait
+        own = os.times()
+        return time.monotonic(), busy, own.user + own.system
+
+    def cores(self) -> float | None:
+        """Average cores used by other processes since the start."""
+        now = self._now()
+        if now is None or self._start is None or now[0] <= self._start[0]:
+            return None
+        wall, busy, own = (b - a for a, b in zip(self._start, now))
+        return max(0.0, (busy - own) / wall)

@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import workloads
 from ..settings import num_cores
 from ..target import host_target, target_key
+from ..timing import ForeignLoad
 from .metaschedule import metaschedule_peer
 from .numerics import NumericsError, classify
 from .ours import donated_peers, relaxed_peers, tuned_peers, untuned_peers
@@ -34,7 +35,7 @@ from .roofline import (
     size_of,
     traffic,
 )
-from .timing import ForeignLoad, call_sampler, interleaved_medians, relative_range, warm_heap
+from .timing import call_sampler, interleaved_medians, relative_range, warm_heap
 
 FAMILIES = (*workloads.BASE, *workloads.PATTERNS)
 SIZES = {"s": ("s",), "base": ("",), "l": ("l",), "all": ("s", "", "l")}

@@ -85,35 +85,3 @@ def interleaved_medians(samplers: dict[str, Callable[[], float]], repeat: int,
             time.sleep(SETTLE_SECONDS)  # the previous contestant's spinning threads go idle
             samples[label].append(sample())
     return {label: Timing(tuple(values)) for label, values in samples.items()}
-
-
-class ForeignLoad:
-    """Cores kept busy by other processes since ``start()``: /proc/stat's busy time of the
-    whole machine minus this process's CPU time. Runtimes that assume the cores are theirs
-    suffer from it (torch's OpenMP regions wait a scheduler slice, ~5 ms, for a thread that
-    shares its core); the report says how loaded the machine was. ``None`` without /proc."""
-
-    def __init__(self) -> None:
-        self._start = self._now()
-
-    @staticmethod
-    def _now() -> tuple[float, float, float] | None:
-        import os
-
-        try:
-            with open("/proc/stat") as stat:
-                fields = [int(v) for v in stat.readline().split()[1:]]
-        except OSError:
-            return None
-        ticks = os.sysconf("SC_CLK_TCK")
-        busy = (sum(fields[:8]) - fields[3] - fields[4]) / ticks  # all but idle and iowait
-        own = os.times()
-        return time.monotonic(), busy, own.user + own.system
-
-    def cores(self) -> float | None:
-        """Average cores used by other processes since the start."""
-        now = self._now()
-        if now is None or self._start is None or now[0] <= self._start[0]:
-            return None
-        wall, busy, own = (b - a for a, b in zip(self._start, now))
-        return max(0.0, (busy - own) / wall)

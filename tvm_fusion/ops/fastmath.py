@@ -12,6 +12,7 @@ flushed early.
 
 from __future__ import annotations
 
+import contextvars
 import math
 
 from tvm import tirx
@@ -24,6 +25,11 @@ EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
 # clamp bounds: above 89 the scaled result overflows to inf by itself, below -104 it rounds
 # to 0 by itself (2**-150 * y with y < 1), so no compare-and-select is needed for either
 HIGH, LOW = 89.0, -104.0
+
+
+# whether log_f32 binds its operand in a Let: not in a kernel holding bfloat16 values, whose
+# legalization miscompiles a Let of them (log(0.1) gave 9.69); there it stays unbound, slow
+BIND_OPERANDS: contextvars.ContextVar[bool] = contextvars.ContextVar("bind", default=True)
 
 
 def _c(value: float):
@@ -73,6 +79,8 @@ def log_f32(operand):
     made of it, and a compound operand inlined unbound was copied into each read (softplus'
     ``exp(-|x|) + 1``: 856 KB of TIR, ~30 s to compile, and a scalar kernel: measured on
     znver5, softplus over (1024, 4096) took 464 ms, 4 ms bound)."""
+    if not BIND_OPERANDS.get():
+        return _log_body(operand)
     x = tirx.Var("log_operand", F32)
     return tirx.Let(x, operand, _log_body(x))
 
