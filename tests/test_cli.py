@@ -30,6 +30,19 @@ def test_demo_prints_analysis_then_a_checked_table(capsys):
             assert float(low) <= 1.0 <= float(high) or 0.98 <= float(low) <= 1.02
 
 
+def test_demo_timed_beside_busy_processes_says_its_times_mean_nothing(capsys):
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        assert cli.main(["demo", "W1s", "--repeat", "3", "--no-logs"]) == 0
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    out = capsys.readouterr().out
+    assert "NOT MEANINGFUL: other processes kept cores busy while W1s (" in out
+    assert "run the demo on an idle machine" in out
+
+
 def test_compile_without_records_says_so_instead_of_a_ratio(capsys):
     assert cli.main(["compile", "W4s", "--no-logs", "--repeat", "3"]) == 0
     out = capsys.readouterr().out

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 MIN_EFFECT = 0.02  # a median ratio within 2 % of 1 is never called a difference
 CALIBRATION_CALLS = 5  # timed calls, at most, that choose the calls per repeat
+# cores other processes may keep busy while something is timed: above, a parallel kernel's
+# call waits for a scheduler slice (~4 ms) and the times are the scheduler's (ForeignLoad)
+BUSY_CORES = 0.25
 
 
 def sample_seconds(run: Callable[[], object], *, repeat: int = 15,

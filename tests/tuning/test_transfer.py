@@ -4,6 +4,8 @@ one lacks (it could not run here) is a copy of those records under its name and 
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -101,6 +103,28 @@ def test_the_cached_verdict_is_reused_and_an_applied_one_runs_the_record(other_c
     fn = tf.compile(graph, tuning_logs=str(logs))  # a stale key: measured again
     assert "verdict kept in" in fn.notices[0]
     assert json.loads(path.read_text())["key"] == verdict["key"]
+
+
+def test_a_busy_machine_gets_no_verdict_and_none_is_kept(other_cpu):
+    """Two processes spinning on the two cores: the check's timings are the scheduler's,
+    so it decides nothing, keeps nothing and says why; the default schedule runs."""
+    logs, _, graph, arrays, _, _ = other_cpu
+    path = cache_file(logs, graph)
+    path.unlink(missing_ok=True)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        fn = tf.compile(graph, tuning_logs=str(logs))
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    (notice,) = fn.notices
+    assert "no transferred record applied: NOT decided: other processes kept" in notice
+    assert "compile again when the machine is idle" in notice
+    assert "not kept: measured again by the next compile" in notice
+    assert fn.schedules == ("reduction-rooted",) and not path.exists()
+    np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("W1s", arrays),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_a_record_whose_features_this_cpu_lacks_is_never_applied(other_cpu):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .. import workloads
 from ..compiler import compile as compile_graph
 from ..reference import compare
-from ..timing import Comparison, interleaved, median_seconds, ratios
+from ..timing import BUSY_CORES, Comparison, ForeignLoad, interleaved, median_seconds, ratios
 
 DEMO_WORKLOADS = ("W5", "W1", "W2", "W3", "W4") + workloads.PATTERNS  # the seed chain first
 SAMPLE_REPEATS = 3  # one round's sample: the median of 3 repeats of >= 5 ms each
@@ -40,6 +40,7 @@ class DemoRow:
     notices: tuple[str, ...] = ()
     rounds: int = 0
     record: str = "none"  # where the applied records were tuned (``record_source``)
+    foreign_cores: float | None = None  # cores other processes kept busy while it was timed
 
 
 def records_applied(fn) -> bool:
@@ -77,6 +78,7 @@ def run_workload(name: str, *, repeat: int = 15, tuning_logs: str | None = None,
     samplers = [lambda fn=fn: fn.benchmark(**arrays, repeat=SAMPLE_REPEATS) for fn in compiled]
     samplers.append(lambda: median_seconds(lambda: workloads.reference(name, arrays),
                                            repeat=SAMPLE_REPEATS))
+    load = ForeignLoad()
     timings = interleaved(samplers, repeat)
     fused_t, numpy_t, unfused_t = timings[0], timings[-1], timings[-2]
     default_t = timings[1] if default is not None else None
@@ -85,7 +87,7 @@ def run_workload(name: str, *, repeat: int = 15, tuning_logs: str | None = None,
                    default_t.median * 1e3 if default_t else None, unfused_t.median * 1e3,
                    numpy_t.median * 1e3, ratios(fused_t, default_t) if default_t else None,
                    ratios(fused_t, unfused_t), ratios(fused_t, numpy_t), fused.notices,
-                   repeat, record_source(fused))
+                   repeat, record_source(fused), load.cores())
 
 
 def format_table(rows: list[DemoRow]) -> str:
@@ -108,4 +110,11 @@ def format_table(rows: list[DemoRow]) -> str:
                "[interquartile range]; 'same' when that range straddles 1 or the median is "
                "within 2 % of it (same within noise). 'no record' / '= fused': "
                f"{NO_RECORD} (the same kernel, timed once).")
+    busy = [r for r in rows if r.foreign_cores is not None and r.foreign_cores > BUSY_CORES]
+    if busy:
+        out.append("\nNOT MEANINGFUL: other processes kept cores busy while "
+                   + ", ".join(f"{r.workload} ({r.foreign_cores:.2f} cores)" for r in busy)
+                   + (" was" if len(busy) == 1 else " were") + " timed; a parallel kernel's call then waits for a core (a scheduler "
+                   "slice of ~4 ms), so those times are the scheduler's: run the demo on an "
+                   "idle machine.")
     return "\n".join(out)

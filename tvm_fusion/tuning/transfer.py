@@ -34,7 +34,7 @@ import tvm_ffi
 
 from ..settings import shipped_logs
 from ..target import target_key
-from ..timing import ForeignLoad, interleaved, ratios, sample_seconds
+from ..timing import BUSY_CORES, ForeignLoad, interleaved, ratios, sample_seconds
 from .durable import write_atomic
 from .faults import first_mismatch
 from .measure import kernel_arguments
@@ -48,7 +48,6 @@ PER_SOURCE = 2  # best records taken from each other CPU's folder
 MAX_CANDIDATES = 4  # records verified at compile time, at most
 ROUNDS = 7  # interleaved timing rounds of the compile-time check (twice for a record that wins)
 REPEATS = 5  # repeats of >= 2 ms per round and contestant; the fastest is the round's sample
-BUSY_CORES = 0.25  # cores other processes may keep busy while the check times: above, no verdict
 MIN_GAIN = 1.05  # what a record of another CPU must gain, per round and by the medians
 TRAIN_PER_SOURCE = 256  # source records the tuner's cost model is trained on, per source
 TRANSFER_FILE = "transfer.json"
