@@ -175,11 +175,11 @@ def test_scalar_input(rng):
 
 def test_identical_graph_with_other_names_builds_nothing_new(rng):
     fn1 = tf.compile(_three_input_graph())
-    size = build.cache_size()
+    size = build.builds()
     fn2 = tf.compile(_three_input_graph(prefix="other_"))  # same ops, shapes, dtypes
-    assert build.cache_size() == size
+    assert build.builds() == size
     fn3 = tf.compile(_three_input_graph())
-    assert build.cache_size() == size
+    assert build.builds() == size
     x, w, s = _three_inputs(rng)
     expected = ((x - w) * s).sum(axis=1)
     assert_same(fn1(x, w, s)[0], expected)
@@ -196,15 +196,15 @@ def test_cache_grows_for_a_new_shape_dtype_or_attribute():
         tf.compile(g)
 
     one((43, 47), "float32", [0])
-    size = build.cache_size()
+    size = build.builds()
     one((43, 47), "float32", [0])
-    assert build.cache_size() == size
+    assert build.builds() == size
     one((47, 43), "float32", [0])
-    assert build.cache_size() == size + 1
+    assert build.builds() == size + 1
     one((43, 47), "int64", [0])
-    assert build.cache_size() == size + 2
+    assert build.builds() == size + 2
     one((43, 47), "float32", [1])
-    assert build.cache_size() == size + 3
+    assert build.builds() == size + 3
 
 
 def test_repeated_op_in_one_graph_is_built_once(rng):
@@ -212,9 +212,9 @@ def test_repeated_op_in_one_graph_is_built_once(rng):
     x = g.input("x", (29, 31), "float32")
     y = g.input("y", (29, 31), "float32")
     g.output(g.tanh(x), g.tanh(y))
-    before = build.cache_size()
+    before = build.builds()
     fn = tf.compile(g, fuse=False)
-    assert build.cache_size() - before <= 1
+    assert build.builds() - before <= 1
     assert fn.kernels[0].function is fn.kernels[1].function
     xv, yv = random_array(rng, (29, 31), "float32", -3, 3), random_array(rng, (29, 31), "float32", -3, 3)
     tx, ty = fn(xv, yv)
@@ -233,3 +233,25 @@ def test_compile_rejects_bad_target():
     g.output(g.relu(g.input("x", (3,), "float32")))
     with pytest.raises(ValueError, match="invalid target"):
         tf.compile(g, target="not-a-target-kind")
+
+
+def test_the_kernel_cache_is_bounded_and_rebuilds_what_it_dropped(monkeypatch, rng):
+    """Unbounded, the cache grew ~10 MB/s in a process compiling many graphs (the long fuzz
+    run was OOM-killed at 24 GiB); the least recently used kernels are dropped."""
+    monkeypatch.setattr(build, "MAX_CACHED", 3)
+
+    def one(n):
+        g = tf.Graph()
+        g.output(g.reduce_sum(g.input("v", (n, 7), "float32"), axes=[1]))
+        return tf.compile(g)
+
+    start = build.builds()
+    kept = [one(n) for n in (11, 13, 17, 19, 23)]
+    assert build.builds() == start + 5 and build.cache_size() <= 3
+    one(23)  # still cached
+    assert build.builds() == start + 5
+    one(11)  # dropped: compiled again
+    assert build.builds() == start + 6
+    for fn, n in zip(kept, (11, 13, 17, 19, 23)):  # dropped kernels still run
+        v = random_array(rng, (n, 7), "float32")
+        assert_same(fn(v)[0], v.sum(axis=1, keepdims=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,13 @@ class BuiltKernel:
     record: str | None = None  # with tuning_logs: which record was applied, or why none
 
 
-_CACHE: dict[tuple, tuple] = {}
+# compiled kernels by what they compute, most recently used last; bounded: unbounded, a
+# process compiling many graphs (the long fuzz run: ~16 kernels a second) grew by ~10 MB/s
+# until the OOM killer took it at 24 GiB. A BuiltKernel keeps its own executable alive.
+MAX_CACHED = 256
+_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
 _LOCK = threading.Lock()
+_BUILDS = [0]  # kernels compiled by this process
 
 
 def donation_key(nodes: Sequence[Node], donated) -> tuple:
@@ -119,12 +125,17 @@ def schedule_group(kernel: LoweredKernel, group: FusionGroup, target: tvm.target
 def _build(key, target, nodes, outputs, schedule, donated=(), precision="exact") -> BuiltKernel:
     with _LOCK:
         hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
     if hit is None:
         scheduled = schedule(lower(nodes, outputs, donated, precision, native_fp16(target)))
         executable = tvm.compile(finalize(scheduled.mod), target=target)
         hit = (executable["main"], executable, scheduled)
         with _LOCK:
             _CACHE[key] = hit
+            _BUILDS[0] += 1
+            while len(_CACHE) > MAX_CACHED:
+                _CACHE.popitem(last=False)
     function, executable, s = hit
     return BuiltKernel(function, executable, kernel_inputs(nodes, donated),
                        tuple(t.name for t in outputs), tuple(n.name for n in nodes), s.mod,
@@ -265,4 +276,10 @@ def _transferred(group: FusionGroup, target, log_dirs, folder: Path, template: s
 
 
 def cache_size() -> int:
+    """Kernels held by the cache (at most ``MAX_CACHED``)."""
     return len(_CACHE)
+
+
+def builds() -> int:
+    """Kernels this process has compiled: what a cache hit does not add to."""
+    return _BUILDS[0]
