@@ -114,7 +114,8 @@ def format_table(rows: list[DemoRow]) -> str:
     if busy:
         out.append("\nNOT MEANINGFUL: other processes kept cores busy while "
                    + ", ".join(f"{r.workload} ({r.foreign_cores:.2f} cores)" for r in busy)
-                   + (" was" if len(busy) == 1 else " were") + " timed; a parallel kernel's call then waits for a core (a scheduler "
+                   + (" was" if len(busy) == 1 else " were")
+                   + " timed; a parallel kernel's call then waits for a core (a scheduler "
                    "slice of ~4 ms), so those times are the scheduler's: run the demo on an "
                    "idle machine.")
     return "\n".join(out)

@@ -233,17 +233,16 @@ def _measure(found: list[Candidate], kernel, default_mod, target, arguments) -> 
     load = ForeignLoad()
     default, *timed = _contest(functions, args)
     best = min(range(len(timed)), key=lambda k: timed[k].median)
-    candidate, verdict = correct[best][0], _verdict(default, timed[best])
-    applies = verdict.startswith("faster")
-    if applies:  # again, the two alone: noise that favoured a record once rarely does twice
-        again_default, again = _contest([functions[0], functions[best + 1]], args)
-        confirmed = _verdict(again_default, again)
-        applies = confirmed.startswith("faster")
+    candidate, (applies, verdict) = correct[best][0], _verdict(default, timed[best])
+    busy = load.cores()
+    if applies and (busy is None or busy <= BUSY_CORES):  # again, the two alone: noise that
+        again_default, again = _contest([functions[0], functions[best + 1]], args)  # favoured
+        applies, confirmed = _verdict(again_default, again)  # a record once rarely does twice
         verdict += f"; {'confirmed' if applies else 'NOT confirmed'} when timed again: " + \
             confirmed
+        busy = load.cores()
     why = (f"{candidate.source}'s record {timed[best].median * 1e6:.1f} us vs default "
            f"{default.median * 1e6:.1f} us here: {verdict}; best of {len(correct)} checked")
-    busy = load.cores()
     if busy is not None and busy > BUSY_CORES:
         return {"applies": False, "undecided": True, "rejected": rejected,
                 "why": f"NOT decided: other processes kept {busy:.2f} cores busy while it was "
@@ -263,21 +262,21 @@ def _contest(functions, args) -> list:
     return interleaved(samplers, ROUNDS)
 
 
-def _verdict(default, timed) -> str:
-    """``"faster: ..."`` when ``timed`` beats ``default`` by ``MIN_GAIN`` both in the median
-    per-round ratio and in the ratio of the medians, else why not."""
+def _verdict(default, timed) -> tuple[bool, str]:
+    """``(True, "faster: ...")`` when ``timed`` beats ``default`` by ``MIN_GAIN`` both in the
+    median per-round ratio and in the ratio of the medians, else ``(False, why not)``."""
     comparison = ratios(timed, default)
     # both must agree: on emeraldrapids P2's, P3's and W4's records won 1.03-1.04x per round,
     # P3's with medians 0.1 % apart, and timed again side by side none was faster
     overall = default.median / timed.median
     if comparison.significant and min(comparison.ratio, overall) >= MIN_GAIN:
-        return f"faster: {comparison}"
+        return True, f"faster: {comparison}"
     if not comparison.significant:
-        return str(comparison)
+        return False, str(comparison)
     if comparison.ratio < 1:
-        return f"slower: {ratios(default, timed)}"
-    return (f"{comparison} per round, {overall:.3f}x by the medians: less than the "
-            f"{MIN_GAIN:.2f}x a record of another CPU must gain")
+        return False, f"slower: {ratios(default, timed)}"
+    return False, (f"{comparison} per round, {overall:.3f}x by the medians: less than the "
+                   f"{MIN_GAIN:.2f}x a record of another CPU must gain")
 
 
 def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
