@@ -40,7 +40,7 @@ def generic_database(mod, target, work_dir: Path, trials: int,
     from tvm.s_tir import meta_schedule as ms
 
     from ..tuning.measure import make_builder, make_runner
-    from ..tuning.tuner import cost_model, quiet_metaschedule_console
+    from ..tuning.space import cost_model, quiet_metaschedule_console
 
     budget_file = work_dir / BUDGET_FILE
     if budget_file.exists() and json.loads(budget_file.read_text())["trials"] >= trials:

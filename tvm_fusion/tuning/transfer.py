@@ -12,9 +12,8 @@ never run as built there: its trace is replayed on this kernel and built for thi
   against it in this process in interleaved rounds; the fastest applies only when it is
   faster beyond noise. The verdict is kept in ``transfer.json`` in the user's records folder
   (never the shipped one), keyed by the source records and today's default schedule.
-- :func:`seed` (``tune`` on a CPU without records of its own for a workload): the first
-  round measures the sources' best records here, and the cost model is trained on all the
-  sources' records, their latencies scaled per source CPU by what was measured here.
+- ``seeding.seed`` (``tune`` on a CPU without records of its own for a workload) starts the
+  search from the same sources (:func:`candidates`, :func:`read_records`).
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -49,7 +46,6 @@ MAX_CANDIDATES = 4  # records verified at compile time, at most
 ROUNDS = 7  # interleaved timing rounds of the compile-time check (twice for a record that wins)
 REPEATS = 5  # repeats of >= 2 ms per round and contestant; the fastest is the round's sample
 MIN_GAIN = 1.05  # what a record of another CPU must gain, per round and by the medians
-TRAIN_PER_SOURCE = 256  # source records the tuner's cost model is trained on, per source
 TRANSFER_FILE = "transfer.json"
 VERDICT_RULE = 4  # part of a cached verdict's key: a verdict of an older rule is measured again
 
@@ -277,73 +273,3 @@ def _verdict(default, timed) -> tuple[bool, str]:
         return False, f"slower: {ratios(default, timed)}"
     return False, (f"{comparison} per round, {overall:.3f}x by the medians: less than the "
                    f"{MIN_GAIN:.2f}x a record of another CPU must gain")
-
-
-def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
-         budget: int = MAX_CANDIDATES) -> tuple[int, int]:
-    """Start a group's tuning from other CPUs' records: ``measure_round(schedules)`` measures
-    each source's best records here (the tuner's first round; it returns the seconds
-    measured, ``None`` for a failure), then ``model`` is trained on every source record,
-    its latency scaled by the source's median ratio here/there. ``budget``: the most
-    records measured (the trials left). ``(measured, trained)``."""
-    from tvm import s_tir
-    from tvm.s_tir import meta_schedule as ms
-
-    found, _ = candidates(log_dirs, target, workload, mod)
-    found = found[:min(budget, MAX_CANDIDATES)]
-    schedules = []
-    for candidate in found:
-        sch = s_tir.Schedule(mod)
-        try:
-            candidate.record.trace.apply_to_schedule(sch, remove_postproc=False)
-        except Exception:  # noqa: BLE001, S112 - a trace of another template version
-            continue
-        schedules.append((candidate, sch))
-    if not schedules:
-        return 0, 0
-    seconds = measure_round([sch for _, sch in schedules])
-    scale: dict[str, list[float]] = {}
-    for (candidate, _), here in zip(schedules, seconds):
-        if here is not None:
-            scale.setdefault(candidate.source, []).append(here / candidate.seconds)
-    measured = {c.line for c, _ in schedules}
-    trained, results = [], []
-    for source, factors in scale.items():
-        factor = statistics.median(factors)
-        folder = next(c.folder for c in found if c.source == source)
-        for seconds_there, record, line in read_records(folder, mod)[:TRAIN_PER_SOURCE]:
-            if line not in measured:
-                trained.append(record.as_measure_candidate())
-                results.append(ms.runner.RunnerResult(run_secs=[seconds_there * factor],
-                                                      error_msg=None))
-    if trained:
-        model.update(context, trained, results)
-    return sum(s is not None for s in seconds), len(trained)
-
-
-def measure_round(builder, runner, target, args_info, commit):
-    """A function measuring schedules through the tuner's ``builder`` and ``runner`` as one
-    round, committed and logged by ``commit`` (the tuner's ``CommitRound``); it returns
-    each schedule's median seconds, or ``None`` when it failed."""
-    from tvm.s_tir import meta_schedule as ms
-
-    device = "cpu" if target.kind.name == "llvm" else target.kind.name
-
-    def run(schedules) -> list[float | None]:
-        built = builder.build([ms.builder.BuilderInput(s.mod, target) for s in schedules])
-        results = []
-        for result in built:
-            if result.error_msg:
-                results.append(ms.runner.RunnerResult(run_secs=None,
-                                                      error_msg=result.error_msg))
-                continue
-            (future,) = runner.run([ms.runner.RunnerInput(result.artifact_path, device,
-                                                          args_info)])
-            results.append(future.result())
-            shutil.rmtree(os.path.dirname(result.artifact_path), ignore_errors=True)
-        commit.commit_measured([ms.MeasureCandidate(s, args_info) for s in schedules], built,
-                               results)
-        return [record_seconds(r.run_secs) if r.run_secs and is_measured(r.run_secs)
-                else None for r in results]
-
-    return run

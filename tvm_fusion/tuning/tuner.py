@@ -31,7 +31,6 @@ and evolutionary search. What it does silently, we make explicit:
 from __future__ import annotations
 
 import inspect
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,31 +46,12 @@ from ..lower import lower
 from ..ops.fp16 import native_fp16
 from ..target import as_target
 from .bandwidth import record_roofline
-from .durable import AppendCheck
 from .farm import FarmError, RPCSettings, check_farm
 from .intrinsics import without_tensor_intrinsics
 from .measure import close_runner, make_builder, make_runner
-from .records import (
-    RECORD_FILE,
-    commit_workload,
-    count_records,
-    count_valid_records,
-    open_database,
-    record_dir,
-    record_seconds,
-    write_manifest,
-)
-from .space import (
-    cost_model,
-    knob_values,
-    quiet_metaschedule_console,
-    template_space,
-    warm_start,
-)
+from .records import count_records, open_database, record_dir, record_seconds, write_manifest
+from .search import best_seconds, search
 from .throughput import Counters, Throughput
-from .transfer import measure_round
-from .transfer import seed as transfer_seed
-from .trials import CommitRound, TrialLog, UnmeasuredSearch
 from .verify import (
     InProcess,
     TuningError,
@@ -80,11 +60,6 @@ from .verify import (
     group_arguments,
     measure_default,
 )
-
-# A template space holds tens to hundreds of points, not the generic space's millions: a
-# population of 128 (MetaSchedule's default: 512) covers it, and each member costs a Python
-# template run (~5 ms), so the default population made the search 10 s of a 14 s round.
-SEARCH = {"population_size": 128, "init_min_unmeasured": 32}
 
 
 @dataclass(frozen=True)
@@ -209,7 +184,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
             folder = record_dir(log_dir, target, group, template.NAME)
             write_manifest(folder, graph.name, group, template.NAME)
             record_roofline(folder, group)  # the report's % of roofline (bandwidth.py)
-            before, done, warm, stopped, transferred = _search(
+            before, done, warm, stopped, transferred = search(
                 group, template, kernel.mod, default, folder, target, trials, batch, seed,
                 builder, group_runner, lambda: time_budget_s is not None and
                 time.time() - start > time_budget_s,
@@ -229,7 +204,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
         database = open_database(folder)
         results.append(GroupTuning(group.name, template.NAME, folder, count_records(folder),
                                    done - before, default_seconds,
-                                   _best_seconds(database, kernel.mod, target),
+                                   best_seconds(database, kernel.mod, target),
                                    time.time() - group_start, warm, stopped, checked,
                                    searched, transferred))
     return results
@@ -270,85 +245,3 @@ def _progress_reporter(progress):
     if len(positional) >= 7:
         return progress
     return lambda *args: progress(*args[:6])
-
-
-def _search(group, template, mod, default, folder, target, trials, batch, seed, builder,
-            runner, out_of_time, progress, transfer=()) -> tuple[int, int, int, str, int]:
-    """The rounds of one group: ``(records before, records after, warm start, why it
-    stopped, records of other CPUs measured first)``; ``transfer``: the records folders
-    whose other CPUs' records seed a group without records (``transfer.py``)."""
-    from tvm.s_tir import meta_schedule as ms
-
-    database = open_database(folder, mod)  # bad lines moved aside before any append
-    before = done = count_records(folder)
-    valid_before = count_valid_records(folder)
-    space = template_space(group, target, template, seed)
-    model = cost_model(warmup=min(batch, trials))
-    log = TrialLog(folder, lambda trace: knob_values(group, target, template, mod, trace),
-                   unlogged=done)
-    workload = commit_workload(database, mod, folder)  # checked: MetaSchedule's C++ is not
-    records = AppendCheck(folder / RECORD_FILE)  # every commit checked (durable.py)
-    if done == 0:  # the search starts from the heuristic, and never ships worse than it
-        database.commit_tuning_record(ms.database.TuningRecord(
-            default.trace, workload, default.run_secs, target, default.args_info))
-        records.committed(1)
-        done = count_records(folder)
-        log.append([(record_seconds(default.run_secs), None, default.trace, True)])
-    commit = CommitRound(database, workload, target, log, records)  # once each, checked
-    transferred = (0, 0)
-    if before == 0 and transfer and done < trials:  # no records of this CPU: other CPUs'
-        context = ms.TuneContext(mod=mod, target=target, space_generator=space,
-                                 task_name="main", num_threads=1)
-        transferred = transfer_seed(transfer, target, folder.name, mod, measure_round(
-            builder, runner, target, default.args_info, commit), model, context,
-            budget=trials - done)
-        done = count_records(folder)
-    warm = transferred[1] + (warm_start(model, database, mod, target, space)
-                             if done < trials else 0)
-    stopped = "trials reached"
-    measured_any = False  # a round of this run measured a candidate
-    while done < trials:
-        if out_of_time():
-            stopped = "time budget"
-            break
-        n = min(batch, trials - done)
-        quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
-        ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
-                    num_trials_per_iter=n, space=space, database=database,
-                    cost_model=model, builder=builder, runner=runner, seed=seed + done,
-                    strategy=UnmeasuredSearch(ms.search_strategy.EvolutionarySearch(**SEARCH),
-                                              commit.seen),
-                    measure_callbacks=[commit, ms.measure_callback.RemoveBuildArtifact(),
-                                       ms.measure_callback.UpdateCostModel()])
-        if commit.failure is not None:  # a full disk: the round's records did not all land
-            raise commit.failure
-        if getattr(runner, "dead", ""):  # the RPC farm stopped answering (farm.py)
-            raise FarmError(f"group {group.name}: {runner.dead}; the records measured so far "
-                            f"are in {folder}")
-        now, valid = count_records(folder), count_valid_records(folder)
-        if now == done:
-            stopped = "space exhausted"
-            logging.getLogger(__name__).warning(
-                "group %s: the search found no unmeasured candidate after %d trials; "
-                "stopping (the template's space is small)", group.name, done)
-            break
-        if valid == valid_before and not measured_any:  # nothing works: say so, loudly
-            raise TuningError(
-                f"group {group.name}: a round of {n} trials measured nothing (every "
-                f"candidate failed to build or run); see {folder / 'trials.jsonl'}")
-        if valid == valid_before:  # earlier rounds measured: bad candidates, not a bad setup
-            logging.getLogger(__name__).warning(
-                "group %s: every candidate of a round of %d trials failed (reasons in %s); "
-                "the search goes on", group.name, n, folder / "trials.jsonl")
-        measured_any |= valid > valid_before
-        done, valid_before = now, valid
-        if progress:
-            progress(done, _best_seconds(database, mod, target), done - before)
-    return before, done, warm, stopped, transferred[0]
-
-
-def _best_seconds(database, mod, target) -> float | None:
-    record = database.query_tuning_record(mod, target, "main")
-    if record is None or not record.run_secs:
-        return None
-    return record_seconds(record.run_secs)

@@ -1,0 +1,89 @@
+"""Transfer tuning: a group's tuning on a CPU without records of its own starts from the
+records other CPUs tuned (the sources of ``transfer.py``).
+
+:func:`seed`: the tuner's first round measures the sources' best records here (committed and
+logged as trials), then the cost model is trained on all the sources' records, each source's
+latencies scaled by the median ratio here/there of its records measured in that round
+(absolute times differ between CPUs; the ranking is what carries over).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+
+from .records import is_measured, record_seconds
+from .transfer import MAX_CANDIDATES, candidates, read_records
+
+TRAIN_PER_SOURCE = 256  # source records the tuner's cost model is trained on, per source
+
+
+def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
+         budget: int = MAX_CANDIDATES) -> tuple[int, int]:
+    """Start a group's tuning from other CPUs' records: ``measure_round(schedules)`` measures
+    each source's best records here (the tuner's first round; it returns the seconds
+    measured, ``None`` for a failure), then ``model`` is trained on every source record,
+    its latency scaled by the source's median ratio here/there. ``budget``: the most
+    records measured (the trials left). ``(measured, trained)``."""
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    found, _ = candidates(log_dirs, target, workload, mod)
+    found = found[:min(budget, MAX_CANDIDATES)]
+    schedules = []
+    for candidate in found:
+        sch = s_tir.Schedule(mod)
+        try:
+            candidate.record.trace.apply_to_schedule(sch, remove_postproc=False)
+        except Exception:  # noqa: BLE001, S112 - a trace of another template version
+            continue
+        schedules.append((candidate, sch))
+    if not schedules:
+        return 0, 0
+    seconds = measure_round([sch for _, sch in schedules])
+    scale: dict[str, list[float]] = {}
+    for (candidate, _), here in zip(schedules, seconds):
+        if here is not None:
+            scale.setdefault(candidate.source, []).append(here / candidate.seconds)
+    measured = {c.line for c, _ in schedules}
+    trained, results = [], []
+    for source, factors in scale.items():
+        factor = statistics.median(factors)
+        folder = next(c.folder for c in found if c.source == source)
+        for seconds_there, record, line in read_records(folder, mod)[:TRAIN_PER_SOURCE]:
+            if line not in measured:
+                trained.append(record.as_measure_candidate())
+                results.append(ms.runner.RunnerResult(run_secs=[seconds_there * factor],
+                                                      error_msg=None))
+    if trained:
+        model.update(context, trained, results)
+    return sum(s is not None for s in seconds), len(trained)
+
+
+def measure_round(builder, runner, target, args_info, commit):
+    """A function measuring schedules through the tuner's ``builder`` and ``runner`` as one
+    round, committed and logged by ``commit`` (the tuner's ``CommitRound``); it returns
+    each schedule's median seconds, or ``None`` when it failed."""
+    from tvm.s_tir import meta_schedule as ms
+
+    device = "cpu" if target.kind.name == "llvm" else target.kind.name
+
+    def run(schedules) -> list[float | None]:
+        built = builder.build([ms.builder.BuilderInput(s.mod, target) for s in schedules])
+        results = []
+        for result in built:
+            if result.error_msg:
+                results.append(ms.runner.RunnerResult(run_secs=None,
+                                                      error_msg=result.error_msg))
+                continue
+            (future,) = runner.run([ms.runner.RunnerInput(result.artifact_path, device,
+                                                          args_info)])
+            results.append(future.result())
+            shutil.rmtree(os.path.dirname(result.artifact_path), ignore_errors=True)
+        commit.commit_measured([ms.MeasureCandidate(s, args_info) for s in schedules], built,
+                               results)
+        return [record_seconds(r.run_secs) if r.run_secs and is_measured(r.run_secs)
+                else None for r in results]
+
+    return run
