@@ -16,7 +16,7 @@ from tvm_fusion import workloads
 from tvm_fusion.fusion import fuse
 from tvm_fusion.target import host_target, target_key
 from tvm_fusion.tuning import record_dir, tune
-from tvm_fusion.tuning.records import RECORD_FILE, count_records
+from tvm_fusion.tuning.records import RECORD_FILE, WORKLOAD_FILE, count_records
 from tvm_fusion.tuning.transfer import TRANSFER_FILE, isa_features
 from tvm_fusion.tuning.trials import read_trials
 
@@ -147,7 +147,7 @@ def test_transfer_false_and_shipped_folders_are_left_alone(other_cpu):
 
 
 def test_tuning_starts_from_the_other_cpus_records(other_cpu, tmp_path):
-    logs, _, graph, _, source, _ = other_cpu
+    logs, _, graph, _, _, _ = other_cpu
     (group,) = fuse(graph)
     source_folder = record_dir(logs, host_target(cpu=level_this_cpu_has()), group,
                                "reduction-rooted")
@@ -182,3 +182,24 @@ def test_demo_says_per_group_where_its_record_came_from(other_cpu, capsys):
     else:  # a record of another CPU: named in the notice with its measured gain
         assert source.startswith("llvm-") and f"record transferred from {source}" in notice
         assert " faster" in notice and "tuned:" in row
+
+
+def test_records_of_a_kernel_lowered_otherwise_are_named_not_ignored(other_cpu, tmp_path):
+    """A source folder whose workload is not this kernel as lowered now (another version,
+    or fp16 lowered for AVX512-FP16) is not used, and the notice says it is there."""
+    logs, _, graph, arrays, source, _ = other_cpu
+    (group,) = fuse(graph)
+    folder = record_dir(logs, host_target(cpu=level_this_cpu_has()), group, "reduction-rooted")
+    stale = tmp_path / source / folder.name
+    shutil.copytree(folder, stale)
+    other_graph, _ = workloads.load("W3s")  # another kernel's workload line in its place
+    (other,) = tune(other_graph, trials=1, log_dir=tmp_path / "w3s", transfer=False)
+    shutil.copy(other.folder / WORKLOAD_FILE, stale / WORKLOAD_FILE)
+    fn = tf.compile(graph, tuning_logs=str(tmp_path))
+    assert fn.schedules == ("reduction-rooted",)
+    held = len((stale / RECORD_FILE).read_text().splitlines())
+    assert f"{source} holds {held} record(s) of this workload, but of the kernel as another " \
+        "version of tvm-fusion" in fn.notices[0], fn.notices[0]
+    assert not (tmp_path / target_key(host_target()) / folder.name / TRANSFER_FILE).exists()
+    np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("W1s", arrays),
+                               rtol=1e-5, atol=1e-5)

@@ -9,6 +9,7 @@ latencies scaled by the median ratio here/there of its records measured in that 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import statistics
@@ -17,6 +18,7 @@ from .records import is_measured, record_seconds
 from .transfer import MAX_CANDIDATES, candidates, read_records
 
 TRAIN_PER_SOURCE = 256  # source records the tuner's cost model is trained on, per source
+LOG = logging.getLogger(__name__)
 
 
 def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
@@ -29,7 +31,9 @@ def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
-    found, _ = candidates(log_dirs, target, workload, mod)
+    found, refused = candidates(log_dirs, target, workload, mod)
+    for why in refused:  # a source that is there but cannot seed: say so, not nothing
+        LOG.warning("transfer tuning of %s: %s", workload, why)
     found = found[:min(budget, MAX_CANDIDATES)]
     schedules = []
     for candidate in found:
@@ -40,6 +44,10 @@ def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
             continue
         schedules.append((candidate, sch))
     if not schedules:
+        if found:
+            LOG.warning("transfer tuning of %s: none of the %d records of other CPUs replays "
+                        "on this template (tuned with another version of it): the search "
+                        "starts cold", workload, len(found))
         return 0, 0
     seconds = measure_round([sch for _, sch in schedules])
     scale: dict[str, list[float]] = {}

@@ -131,6 +131,11 @@ def candidates(log_dirs, target, workload: str, mod: tvm.IRModule, per_source: i
                 continue
             best = read_records(cpu_dir / workload, mod)[:per_source]
             if not best:
+                held = len((_decoded(cpu_dir / workload) or ((), ()))[1])
+                if held:  # silently unused, a stale record looks like no record at all
+                    refused.append(f"{cpu_dir.name} holds {held} record(s) of this workload, "
+                                   "but of the kernel as another version of tvm-fusion (or "
+                                   "another CPU's fp16 arithmetic) lowered it: not used")
                 continue
             missing = sorted(isa_features(best[0][1].target) - here)
             if missing:
