@@ -24,6 +24,7 @@ those times (a schedule not re-timed counts as not reaching the goal). Both tabl
 printed. Usage::
 
     python benchmarks/transfer.py [--workloads W1,P1] [--trials 64] [--out benchmarks/results]
+        [--work DIR [--retime]]
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from tvm_fusion.ops.fp16 import native_fp16
 from tvm_fusion.settings import shipped_logs
 from tvm_fusion.target import host_target, target_key
 from tvm_fusion.timing import interleaved, median_seconds
-from tvm_fusion.tuning import tune
+from tvm_fusion.tuning import record_dir, tune
 from tvm_fusion.tuning.measure import kernel_arguments
 from tvm_fusion.tuning.mutator import trace_decisions
 from tvm_fusion.tuning.outputs import built
@@ -76,7 +77,8 @@ def retimed_curve(folder: Path, times: dict[str, float]) -> list[float | None]:
 
 def retime(graph, arrays, group_name: str, folders) -> dict[str, float]:
     """In-process medians of every distinct schedule measured in ``folders`` within
-    ``RETIME_MARGIN`` of the best, all timed in the same interleaved rounds, by decisions."""
+    ``RETIME_MARGIN`` of the best, and of the default schedule (the runner once read P2's
+    default 2x slow), all timed in the same interleaved rounds, by decisions."""
     target = host_target()
     group = next(g for g in fuse(graph) if g.name == group_name)
     kernel = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
@@ -86,9 +88,11 @@ def retime(graph, arrays, group_name: str, folders) -> dict[str, float]:
         for seconds, record, _ in read_records(folder, kernel.mod):
             found.setdefault(decision_key(trace_decisions(record.trace)), (seconds, record))
     best = min(seconds for seconds, _ in found.values())
+    defaults = {decision_key(t["decisions"]) for folder in folders
+                for t in read_trials(folder)[:1]}  # the default: always re-timed
     functions = {}
     for key, (seconds, record) in found.items():
-        if seconds <= best * RETIME_MARGIN:
+        if seconds <= best * RETIME_MARGIN or key in defaults:
             sch = s_tir.Schedule(kernel.mod)
             record.trace.apply_to_schedule(sch, remove_postproc=False)
             functions[key] = built(sch.mod, target)
@@ -112,6 +116,7 @@ def sources_without_host(root: Path) -> Path:
 
 
 def run(name: str, sources: Path, work: Path, trials: int, quarter: int) -> list[dict]:
+    """Tune ``name`` from scratch and with transfer into ``work``; the runner's columns."""
     graph, arrays = workloads.load(name)
     start = time.time()
     scratch = tune(graph, trials=trials, log_dir=work / "scratch" / name, inputs=arrays,
@@ -124,27 +129,34 @@ def run(name: str, sources: Path, work: Path, trials: int, quarter: int) -> list
         cold_curve, warm_curve = curve(cold.folder), curve(warm.folder)
         best = min(s for s in cold_curve if s is not None)
         goal = best / 0.95
-        times = retime(graph, arrays, cold.group, (cold.folder, warm.folder))
-        cold_again, warm_again = (retimed_curve(f, times) for f in (cold.folder, warm.folder))
-        best_again = min(s for s in cold_again if s is not None)
+        first = min((s for s in warm_curve[1:1 + warm.transferred] if s), default=None)
         rows.append({
-            "group": f"{name} {cold.group}", "template": cold.template,
+            "group": f"{name} {cold.group}", "group_name": cold.group,
+            "template": cold.template,
             "default_us": cold_curve[0] * 1e6 if cold_curve[0] else None,
             "best64_us": best * 1e6, "scratch_trials": reached(cold_curve, goal),
             "transferred": warm.transferred,
-            "transfer_first_us": min((s for s in warm_curve[1:1 + warm.transferred] if s),
-                                     default=None),
+            "transfer_first_us": None if first is None else first * 1e6,
             "transfer_best_us": min(s for s in warm_curve if s is not None) * 1e6,
             "transfer_trials": reached(warm_curve, goal), "budget": quarter,
-            "retimed": len(times), "retimed_default_us": (cold_again[0] or 0) * 1e6,
-            "retimed_best64_us": best_again * 1e6,
-            "retimed_scratch_trials": reached(cold_again, best_again / 0.95),
-            "retimed_transfer_best_us": min(s for s in warm_again if s is not None) * 1e6,
-            "retimed_transfer_trials": reached(warm_again, best_again / 0.95),
             "scratch_s": mid - start, "transfer_s": time.time() - mid})
-        if rows[-1]["transfer_first_us"] is not None:
-            rows[-1]["transfer_first_us"] *= 1e6
     return rows
+
+
+def add_retimed(name: str, work: Path, row: dict) -> None:
+    """The re-timed columns of ``row`` (its runs' folders are in ``work``)."""
+    graph, arrays = workloads.load(name)
+    group = next(g for g in fuse(graph) if g.name == row["group_name"])
+    cold, warm = (record_dir(work / run / name, host_target(), group, row["template"])
+                  for run in ("scratch", "transfer"))
+    times = retime(graph, arrays, group.name, (cold, warm))
+    cold_again, warm_again = (retimed_curve(f, times) for f in (cold, warm))
+    best = min(s for s in cold_again if s is not None)
+    row.update({"retimed": len(times), "retimed_default_us": cold_again[0] * 1e6,
+                "retimed_best64_us": best * 1e6,
+                "retimed_scratch_trials": reached(cold_again, best / 0.95),
+                "retimed_transfer_best_us": min(s for s in warm_again if s) * 1e6,
+                "retimed_transfer_trials": reached(warm_again, best / 0.95)})
 
 
 def table(rows: list[dict], cold_trials: int) -> str:
@@ -184,21 +196,39 @@ def main(argv=None) -> int:
     parser.add_argument("--sources", default=str(shipped_logs()),
                         help="records folder whose other CPUs' records seed the transfer runs")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--work", help="the runs' folder (default: a new temporary one); its "
+                        "rows.json keeps every finished workload, which a rerun with the same "
+                        "--work does not tune again (resume after a crash)")
+    parser.add_argument("--retime", action="store_true",
+                        help="re-time the kept workloads of --work again")
     args = parser.parse_args(argv)
     quarter = args.trials // 4
     sources = sources_without_host(Path(args.sources))
     cpus = sorted(p.name for p in sources.iterdir())
-    work = Path(tempfile.mkdtemp(prefix="transfer-bench-"))
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="transfer-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    kept_file = work / "rows.json"
+    kept = json.loads(kept_file.read_text()) if kept_file.exists() else {}
     target = host_target()
-    print(f"transfer tuning on {target_key(target)} ({target}); sources: {', '.join(cpus)}",
-          flush=True)
+    print(f"transfer tuning on {target_key(target)} ({target}); sources: {', '.join(cpus)}; "
+          f"runs in {work}", flush=True)
     rows = []
     for name in args.workloads.split(","):
-        rows += run(name, sources, work, args.trials, quarter)
+        found = kept.get(name)
+        if found is None:
+            found = run(name, sources, work, args.trials, quarter)
+        if found is not kept.get(name) or args.retime:
+            for row in found:
+                add_retimed(name, work, row)
+            kept[name] = found
+            temporary = kept_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(kept, indent=2) + "\n")
+            temporary.replace(kept_file)
+        rows += found
         print(f"  {name}: " + "; ".join(
             f"{r['group']}: cold {r['scratch_trials']}, transfer {r['transfer_trials']} "
             f"(re-timed: {r['retimed_scratch_trials']}, {r['retimed_transfer_trials']})"
-            for r in rows if r["group"].startswith(name + " ")), flush=True)
+            for r in found), flush=True)
     met = sum(r["transfer_trials"] is not None for r in rows)
     met_again = sum(r["retimed_transfer_trials"] is not None for r in rows)
     key = target_key(target)
@@ -208,7 +238,8 @@ def main(argv=None) -> int:
             f"{met} of {len(rows)} groups by the runner's medians, {met_again} of {len(rows)} "
             f"re-timed in process.\n\n## Runner medians (what the tuner saw)\n\n"
             f"{table(rows, args.trials)}\n\n## Re-timed in process, interleaved "
-            f"({RETIME_ROUNDS} rounds, schedules within {RETIME_MARGIN:g}x of the best)\n\n"
+            f"({RETIME_ROUNDS} rounds; the default and every schedule within "
+            f"{RETIME_MARGIN:g}x of the best)\n\n"
             f"{retimed_table(rows, args.trials)}\n")
     print("\n" + text)
     out = Path(args.out)
