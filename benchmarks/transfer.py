@@ -17,10 +17,12 @@ runs of a group follow each other.
 **Re-timed**: the runner's medians drift between rounds by more than the 5 % the goal asks
 (W5 on sapphirerapids: its default schedule measured 244 us in one run's first round, 352 us
 in the other's, and one schedule 232 and 290 us two rounds apart), so the best of 64 is partly
-a lucky round. After both runs every distinct schedule they measured within
-``RETIME_MARGIN`` of the best is built again and timed in this process, all in the same
-interleaved rounds (median of ``RETIME_ROUNDS``), and the trials to 95 % are counted again on
-those times (a schedule not re-timed counts as not reaching the goal). Both tables are
+a lucky round. After both runs the default schedule and every distinct schedule they
+measured within ``RETIME_MARGIN`` of the best are built again and timed in this process, all
+in the same interleaved rounds (median of ``RETIME_ROUNDS``), and the trials to 95 % are
+counted again on those times (a schedule not re-timed counts as not reaching the goal).
+These are kernel times, as the runner's are: the schedules differ only in the kernel, and
+the public call adds the same binding and output allocation to each. Both tables are
 printed. Usage::
 
     python benchmarks/transfer.py [--workloads W1,P1] [--trials 64] [--out benchmarks/results]
@@ -38,7 +40,6 @@ import time
 from pathlib import Path
 
 from common import markdown_table
-from tvm import s_tir
 
 from tvm_fusion import workloads
 from tvm_fusion.fusion import fuse
@@ -48,9 +49,10 @@ from tvm_fusion.settings import shipped_logs
 from tvm_fusion.target import host_target, target_key
 from tvm_fusion.timing import interleaved, median_seconds
 from tvm_fusion.tuning import record_dir, tune
+from tvm_fusion.tuning.durable import write_atomic
 from tvm_fusion.tuning.measure import kernel_arguments
 from tvm_fusion.tuning.mutator import trace_decisions
-from tvm_fusion.tuning.outputs import built
+from tvm_fusion.tuning.outputs import built, replay
 from tvm_fusion.tuning.transfer import read_records
 from tvm_fusion.tuning.trials import read_trials
 from tvm_fusion.tuning.verify import group_arguments
@@ -75,12 +77,11 @@ def retimed_curve(folder: Path, times: dict[str, float]) -> list[float | None]:
             for t in read_trials(folder)]
 
 
-def retime(graph, arrays, group_name: str, folders) -> dict[str, float]:
+def retime(graph, arrays, group, folders) -> dict[str, float]:
     """In-process medians of every distinct schedule measured in ``folders`` within
     ``RETIME_MARGIN`` of the best, and of the default schedule (the runner once read P2's
     default 2x slow), all timed in the same interleaved rounds, by decisions."""
     target = host_target()
-    group = next(g for g in fuse(graph) if g.name == group_name)
     kernel = lower(group.nodes, group.outputs, native_fp16=native_fp16(target))
     args = kernel_arguments(kernel.mod, group_arguments(graph, kernel, arrays, 0))
     found = {}
@@ -89,13 +90,10 @@ def retime(graph, arrays, group_name: str, folders) -> dict[str, float]:
             found.setdefault(decision_key(trace_decisions(record.trace)), (seconds, record))
     best = min(seconds for seconds, _ in found.values())
     defaults = {decision_key(t["decisions"]) for folder in folders
-                for t in read_trials(folder)[:1]}  # the default: always re-timed
-    functions = {}
-    for key, (seconds, record) in found.items():
-        if seconds <= best * RETIME_MARGIN or key in defaults:
-            sch = s_tir.Schedule(kernel.mod)
-            record.trace.apply_to_schedule(sch, remove_postproc=False)
-            functions[key] = built(sch.mod, target)
+                for t in read_trials(folder) if t.get("default")}  # always re-timed
+    functions = {key: built(replay(record, kernel.mod), target)
+                 for key, (seconds, record) in found.items()
+                 if seconds <= best * RETIME_MARGIN or key in defaults}
     timings = interleaved([lambda f=f: median_seconds(lambda: f(*args), repeat=5)
                            for f in functions.values()], RETIME_ROUNDS)
     return {key: timing.median for key, timing in zip(functions, timings)}
@@ -149,7 +147,7 @@ def add_retimed(name: str, work: Path, row: dict) -> None:
     group = next(g for g in fuse(graph) if g.name == row["group_name"])
     cold, warm = (record_dir(work / run / name, host_target(), group, row["template"])
                   for run in ("scratch", "transfer"))
-    times = retime(graph, arrays, group.name, (cold, warm))
+    times = retime(graph, arrays, group, (cold, warm))
     cold_again, warm_again = (retimed_curve(f, times) for f in (cold, warm))
     best = min(s for s in cold_again if s is not None)
     row.update({"retimed": len(times), "retimed_default_us": cold_again[0] * 1e6,
@@ -159,10 +157,11 @@ def add_retimed(name: str, work: Path, row: dict) -> None:
                 "retimed_transfer_trials": reached(warm_again, best / 0.95)})
 
 
-def table(rows: list[dict], cold_trials: int) -> str:
-    def trials(value, budget):
-        return f"> {budget}" if value is None else str(value)
+def trials(value: int | None, budget: int) -> str:
+    return f"> {budget}" if value is None else str(value)
 
+
+def table(rows: list[dict], cold_trials: int) -> str:
     lines = [[r["group"], f"{r['default_us']:.1f}", f"{r['best64_us']:.1f}",
               trials(r["scratch_trials"], cold_trials), str(r["transferred"]),
               "-" if r["transfer_first_us"] is None else f"{r['transfer_first_us']:.1f}",
@@ -175,9 +174,6 @@ def table(rows: list[dict], cold_trials: int) -> str:
 
 
 def retimed_table(rows: list[dict], cold_trials: int) -> str:
-    def trials(value, budget):
-        return f"> {budget}" if value is None else str(value)
-
     lines = [[r["group"], str(r["retimed"]), f"{r['retimed_default_us']:.1f}",
               f"{r['retimed_best64_us']:.1f}", trials(r["retimed_scratch_trials"], cold_trials),
               f"{r['retimed_transfer_best_us']:.1f}",
@@ -214,16 +210,13 @@ def main(argv=None) -> int:
           f"runs in {work}", flush=True)
     rows = []
     for name in args.workloads.split(","):
-        found = kept.get(name)
-        if found is None:
-            found = run(name, sources, work, args.trials, quarter)
-        if found is not kept.get(name) or args.retime:
+        fresh = name not in kept
+        found = run(name, sources, work, args.trials, quarter) if fresh else kept[name]
+        if fresh or args.retime:
             for row in found:
                 add_retimed(name, work, row)
             kept[name] = found
-            temporary = kept_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(kept, indent=2) + "\n")
-            temporary.replace(kept_file)
+            write_atomic(kept_file, json.dumps(kept, indent=2) + "\n")
         rows += found
         print(f"  {name}: " + "; ".join(
             f"{r['group']}: cold {r['scratch_trials']}, transfer {r['transfer_trials']} "

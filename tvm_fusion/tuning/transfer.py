@@ -77,8 +77,7 @@ def read_records(folder: Path, mod: tvm.IRModule) -> list[tuple[float, object, s
     if decoded is None:
         return []
     workloads, lines = decoded
-    matching = {index: workload for index, workload in enumerate(workloads)
-                if workload is not None and tvm_ffi.structural_equal(workload.mod, mod)}
+    matching = _matching(workloads, mod)
     found = []
     for line in lines:
         try:
@@ -90,6 +89,19 @@ def read_records(folder: Path, mod: tvm.IRModule) -> list[tuple[float, object, s
             continue
         found.append((record_seconds(body[1]), record, line))
     return sorted(found, key=lambda item: item[0])
+
+
+def _matching(workloads: list, mod: tvm.IRModule) -> dict[int, object]:
+    """The workloads (by line index) that are ``mod`` as lowered now."""
+    return {index: workload for index, workload in enumerate(workloads)
+            if workload is not None and tvm_ffi.structural_equal(workload.mod, mod)}
+
+
+def lowered_otherwise(folder: Path, mod: tvm.IRModule) -> int:
+    """The record lines of ``folder`` when none of its workloads is ``mod`` as lowered now
+    (records of an older tvm-fusion, or fp16 lowered for another CPU); else 0."""
+    workloads, lines = _decoded(folder) or ([], [])
+    return 0 if _matching(workloads, mod) else len(lines)
 
 
 _DECODED: dict[tuple, tuple[list, list[str]]] = {}  # per process, keyed by the files' stats
@@ -131,7 +143,7 @@ def candidates(log_dirs, target, workload: str, mod: tvm.IRModule, per_source: i
                 continue
             best = read_records(cpu_dir / workload, mod)[:per_source]
             if not best:
-                held = len((_decoded(cpu_dir / workload) or ((), ()))[1])
+                held = lowered_otherwise(cpu_dir / workload, mod)
                 if held:  # silently unused, a stale record looks like no record at all
                     refused.append(f"{cpu_dir.name} holds {held} record(s) of this workload, "
                                    "but of the kernel as another version of tvm-fusion (or "
