@@ -53,7 +53,7 @@ def as_target(target: Any = None, cpu: str | None = None) -> tvm.target.Target:
         return target
     try:
         return tvm.target.Target(target)
-    except Exception as err:  # TVM raises its own error types; make the fix obvious
+    except Exception as err:  # noqa: BLE001 - TVM raises its own error types; make the fix obvious
         raise ValueError(
             f"invalid target {target!r}: {err}. TVM 0.27 wants a dict, e.g. "
             '{"kind": "llvm", "mcpu": "znver3", "num-cores": 2}'

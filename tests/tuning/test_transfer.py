@@ -203,3 +203,36 @@ def test_records_of_a_kernel_lowered_otherwise_are_named_not_ignored(other_cpu, 
     assert not (tmp_path / target_key(host_target()) / folder.name / TRANSFER_FILE).exists()
     np.testing.assert_allclose(fn(**arrays)[0], workloads.reference("W1s", arrays),
                                rtol=1e-5, atol=1e-5)
+
+
+def _keep_best_record(folder) -> None:
+    """The folder as ``tune --keep-best 1`` ships it: one record, the whole trial log."""
+    lines = (folder / RECORD_FILE).read_text().splitlines()
+    best = min(lines, key=lambda line: sum(json.loads(line)[1][1]) or float("inf"))
+    (folder / RECORD_FILE).write_text(best + "\n")
+
+
+def test_the_cost_model_is_trained_on_the_sources_whole_trial_log(other_cpu, tmp_path):
+    """A source shipped with one record still carries its search in ``trials.jsonl``: transfer
+    tuning trains the cost model on every logged trial this CPU's template reproduces, not
+    only on the record (without the log: on nothing but what it measured)."""
+    logs, _, graph, _, _, _ = other_cpu
+    (group,) = fuse(graph)
+    source = tmp_path / "source"
+    shutil.copytree(logs, source)
+    folder = record_dir(source, host_target(cpu=level_this_cpu_has()), group,
+                        "reduction-rooted")
+    _keep_best_record(folder)
+    logged = {json.dumps(t["decisions"]) for t in read_trials(folder)
+              if t["seconds"] and not t["error"]}
+    assert len(logged) >= 3, logged
+
+    def trained(log_dir) -> int:  # 2 trials: the default and the source's record measured
+        (result,) = tune(graph, trials=2, batch=2, log_dir=log_dir, transfer=[source])
+        assert result.transferred == 1
+        return result.warm_start  # no round follows: only what the seed trained on
+
+    with_log = trained(tmp_path / "with_log")
+    assert 1 <= with_log <= len(logged) - 1  # the measured record is not trained on twice
+    (folder / "trials.jsonl").unlink()
+    assert trained(tmp_path / "without_log") == 0

@@ -71,7 +71,7 @@ class MutateTemplateDecision(PyMutator):
             sch = s_tir.Schedule(self.mod, seed=self.rng.randrange(1, 1 << 30))
             try:
                 self.apply_template(sch, tuple(replay))
-            except Exception:  # noqa: BLE001 - an impossible combination: MetaSchedule retries
+            except Exception:  # noqa: BLE001, S112 - an impossible combination: MetaSchedule retries
                 continue
             if trace_decisions(sch.trace) != decisions:
                 return sch.trace

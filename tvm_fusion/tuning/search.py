@@ -20,7 +20,14 @@ from .records import (
 )
 from .seeding import measure_round
 from .seeding import seed as transfer_seed
-from .space import cost_model, knob_values, quiet_metaschedule_console, template_space, warm_start
+from .space import (
+    cost_model,
+    knob_values,
+    quiet_metaschedule_console,
+    replay,
+    template_space,
+    warm_start,
+)
 from .trials import CommitRound, TrialLog, UnmeasuredSearch
 from .verify import TuningError
 
@@ -60,7 +67,8 @@ def search(group, template, mod, default, folder, target, trials, batch, seed, b
                                  task_name="main", num_threads=1)
         transferred = transfer_seed(transfer, target, folder.name, mod, measure_round(
             builder, runner, target, default.args_info, commit), model, context,
-            budget=trials - done)
+            budget=trials - done,
+            replay=lambda decisions: replay(group, target, template, mod, decisions))
         done = count_records(folder)
     warm = transferred[1] + (warm_start(model, database, mod, target, space)
                              if done < trials else 0)

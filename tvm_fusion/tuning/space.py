@@ -56,18 +56,26 @@ def warm_start(model, database, mod, target, space) -> int:
     return len(records)
 
 
-def knob_values(group: FusionGroup, target, template, mod, trace) -> dict[str, int]:
-    """A trace's decisions by knob name: the template re-run with them forced, kept only when
-    it reproduces the trace's decisions (a trace down another branch of the template samples
-    other knobs in other positions: ``ValueError``, the caller logs the raw decisions)."""
+def replay(group: FusionGroup, target, template, mod, decisions):
+    """``(schedule, context)``: the template run on ``mod`` with ``decisions`` (a trace's
+    sampling decisions, in order) forced; ``ValueError`` when it does not reproduce them (a
+    trace down another branch of the template, or of a target whose template samples other
+    values)."""
     from tvm import s_tir
 
-    decisions = trace_decisions(trace)
+    decisions = [tuple(d) if isinstance(d, list) else d for d in decisions]
     ctx = template_context(group, target, tuning=True, replay=tuple(decisions))
     sch = s_tir.Schedule(mod)
     template.apply(sch, ctx)
     if trace_decisions(sch.trace) != decisions:
         raise ValueError("the template does not reproduce this trace's decisions")
+    return sch, ctx
+
+
+def knob_values(group: FusionGroup, target, template, mod, trace) -> dict[str, int]:
+    """A trace's decisions by knob name (``replay``; ``ValueError`` when the template does
+    not reproduce them: the caller logs the raw decisions)."""
+    _, ctx = replay(group, target, template, mod, trace_decisions(trace))
     return {knob.name: knob.value for knob in ctx.knobs}
 
 
