@@ -35,6 +35,12 @@ def trace_decisions(trace) -> list:
     return decisions
 
 
+def as_decisions(values) -> list:
+    """Decisions read back from JSON (``trials.jsonl``: tiles as lists) in
+    :func:`trace_decisions`'s form (tiles as tuples), so the two compare equal."""
+    return [tuple(v) if isinstance(v, list | tuple) else v for v in values]
+
+
 def _categories(trace) -> list:
     """Per sampling instruction: how many categories (None for a tile)."""
     return [len(inst.attrs[0]) if inst.kind.name == "SampleCategorical" else None

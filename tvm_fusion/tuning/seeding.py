@@ -17,7 +17,7 @@ import os
 import shutil
 import statistics
 
-from .mutator import trace_decisions
+from .mutator import as_decisions, trace_decisions
 from .records import is_measured, record_seconds
 from .transfer import MAX_CANDIDATES, candidates, read_records
 from .trials import read_trials
@@ -36,6 +36,7 @@ def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
     latency scaled by the source's median ratio here/there. ``budget``: the most records
     measured (the trials left). ``(measured, trained)``."""
     from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
 
     found, refused = candidates(log_dirs, target, workload, mod)
     for why in refused:  # a source that is there but cannot seed: say so, not nothing
@@ -65,21 +66,17 @@ def seed(log_dirs, target, workload: str, mod, measure_round, model, context,
     for source, factors in scale.items():
         folder = next(c.folder for c in found if c.source == source)
         there = _measurements(folder, mod, replay, seen)[:TRAIN_PER_SOURCE]
+        factor = statistics.median(factors)  # here/there: absolute times differ
         trained += [candidate for candidate, _ in there]
-        results += [_result(s * statistics.median(factors)) for _, s in there]
+        results += [ms.runner.RunnerResult(run_secs=[s * factor], error_msg=None)
+                    for _, s in there]
     if trained:
         model.update(context, trained, results)
     return sum(s is not None for s in seconds), len(trained)
 
 
 def _key(decisions) -> tuple:
-    return tuple(tuple(d) if isinstance(d, list | tuple) else d for d in decisions)
-
-
-def _result(seconds: float):
-    from tvm.s_tir import meta_schedule as ms
-
-    return ms.runner.RunnerResult(run_secs=[seconds], error_msg=None)
+    return tuple(as_decisions(decisions))
 
 
 def _measurements(folder, mod, replay, seen: set) -> list:

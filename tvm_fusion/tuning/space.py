@@ -7,7 +7,7 @@ import logging
 
 from ..describe import template_context
 from ..fusion import FusionGroup
-from .mutator import MutateTemplateDecision, trace_decisions
+from .mutator import MutateTemplateDecision, as_decisions, trace_decisions
 from .records import is_measured
 
 MUTATOR_PROBS = {"tile": 0.5, "template": 0.5}  # MutateTileSize vs MutateTemplateDecision
@@ -63,7 +63,7 @@ def replay(group: FusionGroup, target, template, mod, decisions):
     values)."""
     from tvm import s_tir
 
-    decisions = [tuple(d) if isinstance(d, list) else d for d in decisions]
+    decisions = as_decisions(decisions)
     ctx = template_context(group, target, tuning=True, replay=tuple(decisions))
     sch = s_tir.Schedule(mod)
     template.apply(sch, ctx)
