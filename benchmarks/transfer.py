@@ -10,9 +10,11 @@ For every group of W1..W5 and P1..P5 (base sizes), on this machine, in one run:
 
 ``best64``: the best latency the scratch run measured in 64 trials; a run "reaches 95 %" at
 the first trial whose measured latency is within ``best64 / 0.95``. Target: with transfer,
-at most 16 trials (a quarter). Latencies are MetaSchedule runner medians (``trials.jsonl``),
-so both runs are measured by the same runner on the same machine; the scratch and transfer
-runs of a group follow each other.
+at most 16 trials (a quarter). ``trained on``: the measurements the transfer run's cost model
+was trained on before its first new round (the sources' records and the logged trials this
+CPU's template reproduces, scaled per source, and the records measured here so far).
+Latencies are MetaSchedule runner medians (``trials.jsonl``), so both runs are measured by the
+same runner on the same machine; the scratch and transfer runs of a group follow each other.
 
 **Re-timed**: the runner's medians drift between rounds by more than the 5 % the goal asks
 (W5 on sapphirerapids: its default schedule measured 244 us in one run's first round, 352 us
@@ -133,7 +135,7 @@ def run(name: str, sources: Path, work: Path, trials: int, quarter: int) -> list
             "template": cold.template,
             "default_us": cold_curve[0] * 1e6 if cold_curve[0] else None,
             "best64_us": best * 1e6, "scratch_trials": reached(cold_curve, goal),
-            "transferred": warm.transferred,
+            "transferred": warm.transferred, "trained": warm.warm_start,
             "transfer_first_us": None if first is None else first * 1e6,
             "transfer_best_us": min(s for s in warm_curve if s is not None) * 1e6,
             "transfer_trials": reached(warm_curve, goal), "budget": quarter,
@@ -164,12 +166,14 @@ def trials(value: int | None, budget: int) -> str:
 def table(rows: list[dict], cold_trials: int) -> str:
     lines = [[r["group"], f"{r['default_us']:.1f}", f"{r['best64_us']:.1f}",
               trials(r["scratch_trials"], cold_trials), str(r["transferred"]),
+              str(r.get("trained", "-")),
               "-" if r["transfer_first_us"] is None else f"{r['transfer_first_us']:.1f}",
               f"{r['transfer_best_us']:.1f}", trials(r["transfer_trials"], r["budget"]),
               "yes" if r["transfer_trials"] is not None else "no"] for r in rows]
     return markdown_table(["group", "default us", f"best of {cold_trials} us",
                            "trials to 95 % cold",
-                           "transferred", "best transferred us", "best with transfer us",
+                           "transferred", "trained on", "best transferred us",
+                           "best with transfer us",
                            "trials to 95 % with transfer", "within a quarter"], lines)
 
 
