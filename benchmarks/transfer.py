@@ -28,7 +28,7 @@ the public call adds the same binding and output allocation to each. Both tables
 printed. Usage::
 
     python benchmarks/transfer.py [--workloads W1,P1] [--trials 64] [--out benchmarks/results]
-        [--work DIR [--retime]]
+        [--work DIR [--retime]] [--seed N]
 """
 
 from __future__ import annotations
@@ -115,15 +115,16 @@ def sources_without_host(root: Path) -> Path:
     return copy
 
 
-def run(name: str, sources: Path, work: Path, trials: int, quarter: int) -> list[dict]:
+def run(name: str, sources: Path, work: Path, trials: int, quarter: int,
+        seed: int = 0) -> list[dict]:
     """Tune ``name`` from scratch and with transfer into ``work``; the runner's columns."""
     graph, arrays = workloads.load(name)
     start = time.time()
     scratch = tune(graph, trials=trials, log_dir=work / "scratch" / name, inputs=arrays,
-                   transfer=False)
+                   transfer=False, seed=seed)
     mid = time.time()
     moved = tune(graph, trials=quarter, log_dir=work / "transfer" / name, inputs=arrays,
-                 transfer=[str(sources)])
+                 transfer=[str(sources)], seed=seed)
     rows = []
     for cold, warm in zip(scratch, moved):
         cold_curve, warm_curve = curve(cold.folder), curve(warm.folder)
@@ -199,6 +200,9 @@ def main(argv=None) -> int:
     parser.add_argument("--work", help="the runs' folder (default: a new temporary one); its "
                         "rows.json keeps every finished workload, which a rerun with the same "
                         "--work does not tune again (resume after a crash)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the search seed of both runs (another seed: another sample of "
+                        "the same searches; its results are saved with the seed in the name)")
     parser.add_argument("--retime", action="store_true",
                         help="re-time the kept workloads of --work again")
     args = parser.parse_args(argv)
@@ -215,7 +219,8 @@ def main(argv=None) -> int:
     rows = []
     for name in args.workloads.split(","):
         fresh = name not in kept
-        found = run(name, sources, work, args.trials, quarter) if fresh else kept[name]
+        found = (run(name, sources, work, args.trials, quarter, args.seed) if fresh
+                 else kept[name])
         if fresh or args.retime:
             for row in found:
                 add_retimed(name, work, row)
@@ -229,7 +234,8 @@ def main(argv=None) -> int:
     met = sum(r["transfer_trials"] is not None for r in rows)
     met_again = sum(r["retimed_transfer_trials"] is not None for r in rows)
     key = target_key(target)
-    text = (f"# Transfer tuning on {key}\n\n"
+    seeded = f" (search seed {args.seed})" if args.seed else ""
+    text = (f"# Transfer tuning on {key}{seeded}\n\n"
             f"Sources: {', '.join(cpus)} (shipped records of other CPUs). 95 % of the best of "
             f"{args.trials} cold trials reached within {quarter} trials with transfer: "
             f"{met} of {len(rows)} groups by the runner's medians, {met_again} of {len(rows)} "
@@ -241,9 +247,11 @@ def main(argv=None) -> int:
     print("\n" + text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"transfer-{key}.md").write_text(text)
-    (out / f"transfer-{key}.json").write_text(json.dumps(
-        {"target": str(target), "sources": cpus, "rows": rows}, indent=2) + "\n")
+    stem = f"transfer-{key}" + (f"-seed{args.seed}" if args.seed else "")
+    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.json").write_text(json.dumps(
+        {"target": str(target), "sources": cpus, "seed": args.seed, "rows": rows},
+        indent=2) + "\n")
     return 0
 
 
