@@ -111,6 +111,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         note = f"  ({r.stopped})" if r.stopped not in ("", "trials reached") else ""
         if r.transferred:
             note += f"  (started from {r.transferred} record(s) of other CPUs)"
+        if r.explored:
+            note += f"  ({r.explored} drawn at random: the search proposed only measured ones)"
         checked = "-" if r.in_process is None else \
             ("applied: " if r.in_process.applies else "default stays: ") + r.in_process.why
         print(f"{name[:10]:<10}  {r.group[:36]:<36}  {r.template:<18}  "

@@ -24,11 +24,13 @@ from .space import (
     cost_model,
     knob_values,
     quiet_metaschedule_console,
+    random_schedule,
     replay,
     template_space,
     warm_start,
 )
-from .trials import CommitRound, TrialLog, UnmeasuredSearch
+from .strategy import EXPLORE_DRAWS, UnmeasuredSearch
+from .trials import CommitRound, TrialLog
 from .verify import TuningError
 
 # A template space holds tens to hundreds of points, not the generic space's millions: a
@@ -43,9 +45,10 @@ SEARCH = {"population_size": 128, "init_min_unmeasured": 32}
 
 
 def search(group, template, mod, default, folder, target, trials, batch, seed, builder,
-            runner, out_of_time, progress, transfer=()) -> tuple[int, int, int, str, int]:
+            runner, out_of_time, progress, transfer=()) -> tuple[int, int, int, str, int, int]:
     """The rounds of one group: ``(records before, records after, warm start, why it
-    stopped, records of other CPUs measured first)``; ``transfer``: the records folders
+    stopped, records of other CPUs measured first, candidates drawn at random because the
+    search proposed only measured ones)``; ``transfer``: the records folders
     whose other CPUs' records seed a group without records (``transfer.py``)."""
     from tvm.s_tir import meta_schedule as ms
 
@@ -76,21 +79,27 @@ def search(group, template, mod, default, folder, target, trials, batch, seed, b
         done = count_records(folder)
     warm = transferred[1] + (warm_start(model, database, mod, target, space)
                              if done < trials else 0)
+    def explore(draw_seed):  # a random schedule of the template (strategy.py)
+        return random_schedule(group, target, template, mod, draw_seed)
+
     stopped = "trials reached"
     measured_any = False  # a round of this run measured a candidate
+    explored = 0
     while done < trials:
         if out_of_time():
             stopped = "time budget"
             break
         n = min(batch, trials - done)
         quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
+        strategy = UnmeasuredSearch(ms.search_strategy.EvolutionarySearch(**SEARCH),
+                                    commit.seen, explore, seed + done)
         ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
                     num_trials_per_iter=n, space=space, database=database,
                     cost_model=model, builder=builder, runner=runner, seed=seed + done,
-                    strategy=UnmeasuredSearch(ms.search_strategy.EvolutionarySearch(**SEARCH),
-                                              commit.seen),
+                    strategy=strategy,
                     measure_callbacks=[commit, ms.measure_callback.RemoveBuildArtifact(),
                                        ms.measure_callback.UpdateCostModel()])
+        explored += strategy.explored
         if commit.failure is not None:  # a full disk: the round's records did not all land
             raise commit.failure
         if getattr(runner, "dead", ""):  # the RPC farm stopped answering (farm.py)
@@ -100,8 +109,9 @@ def search(group, template, mod, default, folder, target, trials, batch, seed, b
         if now == done:
             stopped = "space exhausted"
             logging.getLogger(__name__).warning(
-                "group %s: the search found no unmeasured candidate after %d trials; "
-                "stopping (the template's space is small)", group.name, done)
+                "group %s: neither the search nor %d random draws of the template found an "
+                "unmeasured candidate after %d trials; stopping (the template's space is "
+                "small)", group.name, EXPLORE_DRAWS * n, done)
             break
         if valid == valid_before and not measured_any:  # nothing works: say so, loudly
             raise TuningError(
@@ -115,7 +125,7 @@ def search(group, template, mod, default, folder, target, trials, batch, seed, b
         done, valid_before = now, valid
         if progress:
             progress(done, best_seconds(database, mod, target), done - before)
-    return before, done, warm, stopped, transferred[0]
+    return before, done, warm, stopped, transferred[0], explored
 
 
 def best_seconds(database, mod, target) -> float | None:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
-from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
 from .durable import (
     AppendCheck,
@@ -132,63 +131,12 @@ def record_key(record) -> str:
 
 
 @derived_object
-class UnmeasuredSearch(PySearchStrategy):
-    """A search strategy that proposes only candidates not measured yet (``seen``: the keys of
-    the records, shared with :class:`CommitRound`).
-
-    Each ``tune_tir`` call (one per round) starts MetaSchedule's evolutionary search afresh:
-    it knows nothing measured (its own TODO in ``evolutionary_search.cc``) and seeds the
-    population with the database's best records, so a round re-measured them (seen: 3 of a
-    round of 3). The search is asked again, up to ``ATTEMPTS`` times (each answer is new to
-    it), until the round is full of candidates never measured."""
-
-    ATTEMPTS = 4
-
-    def __init__(self, inner, seen: set[str]) -> None:
-        super().__init__()
-        self.inner, self.seen, self.wanted = inner, seen, 0
-
-    def _initialize_with_tune_context(self, context) -> None:
-        self.inner._initialize_with_tune_context(context)
-
-    def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None,
-                   cost_model=None) -> None:
-        self.wanted = num_trials_per_iter
-        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database,
-                              cost_model)
-
-    def post_tuning(self) -> None:
-        self.inner.post_tuning()
-
-    def generate_measure_candidates(self):
-        picked, keys = [], set()
-        for _ in range(self.ATTEMPTS):
-            candidates = self.inner.generate_measure_candidates()
-            if not candidates:
-                break
-            for candidate in candidates:
-                key = record_key(candidate)
-                if key not in self.seen and key not in keys:
-                    keys.add(key)
-                    picked.append(candidate)
-            if len(picked) >= self.wanted:
-                break
-        return picked[:self.wanted] or None  # None: the space holds nothing new
-
-    def notify_runner_results(self, measure_candidates, results) -> None:
-        self.inner.notify_runner_results(measure_candidates, results)
-
-    def clone(self):
-        return UnmeasuredSearch(self.inner.clone(), self.seen)
-
-
-@derived_object
 class CommitRound(PyMeasureCallback):
     """MetaSchedule measure callback in place of its ``AddToDatabase``: every measured
     candidate of a round (failed builds and runs too, scored 1e10 s) committed once, checked
     on disk, and logged in a :class:`TrialLog`.
 
-    A candidate measured before (:class:`UnmeasuredSearch` proposes none) is not committed
+    A candidate measured before (:class:`~.strategy.UnmeasuredSearch` proposes none) is not committed
     twice, nor logged. ``records``:
     the check that the round reached the file (``durable.AppendCheck``); a failure is kept in
     ``failure`` for the tuner to raise after the round (an error raised here would cross

@@ -77,6 +77,7 @@ class GroupTuning:
     in_process: InProcess | None = None  # best record vs default timed here (local runner)
     throughput: Throughput | None = None  # this group's builds and measurements (and failures)
     transferred: int = 0  # other CPUs' records measured here in the first round (transfer.py)
+    explored: int = 0  # candidates drawn at random: the search proposed only measured ones
 
 
 @without_tensor_intrinsics()  # 20-50 s per process otherwise (intrinsics.py)
@@ -184,7 +185,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
             folder = record_dir(log_dir, target, group, template.NAME)
             write_manifest(folder, graph.name, group, template.NAME)
             record_roofline(folder, group)  # the report's % of roofline (bandwidth.py)
-            before, done, warm, stopped, transferred = search(
+            before, done, warm, stopped, transferred, explored = search(
                 group, template, kernel.mod, default, folder, target, trials, batch, seed,
                 builder, group_runner, lambda: time_budget_s is not None and
                 time.time() - start > time_budget_s,
@@ -206,7 +207,7 @@ def tune(graph: Graph, *, target=None, trials: int = 64, time_budget_s: float | 
                                    done - before, default_seconds,
                                    best_seconds(database, kernel.mod, target),
                                    time.time() - group_start, warm, stopped, checked,
-                                   searched, transferred))
+                                   searched, transferred, explored))
     return results
 
 

@@ -1,0 +1,110 @@
+"""The search strategy of a round (``search.py``): MetaSchedule's evolutionary search, asked
+only for candidates never measured, and filled up with random schedules of the template when
+its population has converged on measured ones.
+
+Each ``tune_tir`` call (one per round) starts MetaSchedule's evolutionary search afresh: it
+knows nothing measured (its own TODO in ``evolutionary_search.cc``) and seeds the population
+with the database's best records, so a round re-measured them (seen: 3 of a round of 3).
+:class:`UnmeasuredSearch` asks it again, up to ``ATTEMPTS`` times (each answer is new to it),
+until the round is full of candidates never measured.
+
+Its population can still converge: on P5 (rocketlake, seed 1) every candidate it proposed after
+62 trials was measured, in a space of thousands of points (row_tile 10 choices x
+transpose_tile 7 x vector up to 7 x ...), and the search stopped as if the space were
+exhausted. The rest of such a round is now drawn at random from the template (its Python
+re-run with fresh decisions, then MetaSchedule's postprocessors, as the evolutionary search
+applies them): exploration where the search had none left. Only when ``EXPLORE_DRAWS`` random
+draws per wanted candidate find nothing new is the space taken as fully measured.
+"""
+
+from __future__ import annotations
+
+import random
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
+
+from .trials import record_key
+
+EXPLORE_DRAWS = 16  # random template draws per candidate still wanted
+
+
+@derived_object
+class UnmeasuredSearch(PySearchStrategy):
+    """A search strategy proposing only candidates not measured yet (``seen``: the keys of
+    the records, shared with ``CommitRound``); ``explore(seed)``: a schedule of the template
+    with random decisions (``space.random_schedule``), filling a round the search left short
+    (``None``: no fill). ``explored``: how many candidates the fill proposed."""
+
+    ATTEMPTS = 4
+
+    def __init__(self, inner, seen: set[str], explore=None, seed: int = 0) -> None:
+        super().__init__()
+        self.inner, self.seen, self.wanted = inner, seen, 0
+        self.explore, self.rng = explore, random.Random(seed)
+        self.context, self.explored = None, 0
+
+    def _initialize_with_tune_context(self, context) -> None:
+        self.context = context
+        self.inner._initialize_with_tune_context(context)
+
+    def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None,
+                   cost_model=None) -> None:
+        self.wanted = num_trials_per_iter
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database,
+                              cost_model)
+
+    def post_tuning(self) -> None:
+        self.inner.post_tuning()
+
+    def generate_measure_candidates(self):
+        picked, keys = [], set()
+        for _ in range(self.ATTEMPTS):
+            candidates = self.inner.generate_measure_candidates()
+            if not candidates:
+                break
+            for candidate in candidates:
+                key = record_key(candidate)
+                if key not in self.seen and key not in keys:
+                    keys.add(key)
+                    picked.append(candidate)
+            if len(picked) >= self.wanted:
+                break
+        if len(picked) < self.wanted:
+            picked += self._random(self.wanted - len(picked), keys)
+        return picked[:self.wanted] or None  # None: the space holds nothing new
+
+    def _random(self, wanted: int, keys: set) -> list:
+        """Up to ``wanted`` random schedules of the template, postprocessed, never measured
+        nor in ``keys`` (updated)."""
+        from tvm.s_tir import meta_schedule as ms
+
+        if self.explore is None or self.context is None:
+            return []
+        args_info = ms.arg_info.ArgInfo.from_prim_func(self.context.mod["main"])
+        postprocs = list(self.context.space_generator.postprocs or [])
+        found = []
+        for _ in range(EXPLORE_DRAWS * wanted):
+            if len(found) == wanted:
+                break
+            try:
+                sch = self.explore(self.rng.randrange(1, 1 << 30))
+            except Exception:  # noqa: BLE001, S112 - an impossible combination: draw again
+                continue
+            sch.enter_postproc()
+            if not all(p.apply(sch) for p in postprocs):
+                continue
+            candidate = ms.MeasureCandidate(sch, args_info)
+            key = record_key(candidate)
+            if key not in self.seen and key not in keys:
+                keys.add(key)
+                found.append(candidate)
+        self.explored += len(found)
+        return found
+
+    def notify_runner_results(self, measure_candidates, results) -> None:
+        self.inner.notify_runner_results(measure_candidates, results)
+
+    def clone(self):
+        return UnmeasuredSearch(self.inner.clone(), self.seen, self.explore,
+                                self.rng.randrange(1 << 30))
