@@ -39,7 +39,8 @@ from .verify import TuningError
 # MetaSchedule's eps_greedy (0.05) keeps int(0.05 * 8) = 0 random picks in a round of 8:
 # every pick is the cost model's. 0.25 (2 random picks a round) was tried on P5 (the cold
 # 64-trial best read 890 and 907 us with seeds 1 and 2, against 896 and 821 with 0.05) and
-# gained nothing measurable, so MetaSchedule's value stays.
+# gained nothing measurable, so MetaSchedule's value stays. Exploration comes instead where the
+# search has none left: a round it leaves short is filled at random (``strategy.py``).
 SEARCH = {"population_size": 128, "init_min_unmeasured": 32}
 
 
