@@ -140,7 +140,9 @@ def run(name: str, sources: Path, work: Path, trials: int, quarter: int,
             "transfer_first_us": None if first is None else first * 1e6,
             "transfer_best_us": min(s for s in warm_curve if s is not None) * 1e6,
             "transfer_trials": reached(warm_curve, goal), "budget": quarter,
-            "scratch_s": mid - start, "transfer_s": time.time() - mid})
+            "scratch_s": mid - start, "transfer_s": time.time() - mid,
+            "scratch_explored": cold.explored, "transfer_explored": warm.explored,
+            "scratch_stopped": cold.stopped, "transfer_stopped": warm.stopped})
     return rows
 
 
