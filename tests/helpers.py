@@ -107,3 +107,19 @@ def onnx_model(nodes, inputs: dict, outputs: dict, inits=(), *, opset: int = 18,
                               ir_version=ir_version)
     onnx.checker.check_model(model)
     return model
+
+
+def template_setting(workload: str):
+    """``(group, template, mod, target, arrays)`` of a one-group workload on this CPU: what a
+    test of the tuner's pieces (mutator, strategy) searches over."""
+    from tvm_fusion import schedules, workloads
+    from tvm_fusion.build import template_context
+    from tvm_fusion.fusion import fuse
+    from tvm_fusion.lower import lower
+    from tvm_fusion.target import host_target
+
+    graph, arrays = workloads.load(workload)
+    (group,) = fuse(graph)
+    target = host_target()
+    template = schedules.choose(template_context(group, target))
+    return group, template, lower(group.nodes, group.outputs).mod, target, arrays

@@ -7,11 +7,9 @@ import tvm
 import tvm_ffi
 from tvm import s_tir
 
-from tvm_fusion import schedules, workloads
+from tests.helpers import template_setting
+from tvm_fusion import workloads
 from tvm_fusion.build import template_context
-from tvm_fusion.fusion import fuse
-from tvm_fusion.lower import lower
-from tvm_fusion.target import host_target
 from tvm_fusion.tuning.mutator import MutateTemplateDecision, trace_decisions
 
 WORKLOAD = "W1s"  # reduce over a non-contiguous axis: a vector tile and a parallel depth
@@ -19,11 +17,8 @@ WORKLOAD = "W1s"  # reduce over a non-contiguous axis: a vector tile and a paral
 
 @pytest.fixture(scope="module")
 def setting():
-    graph, arrays = workloads.load(WORKLOAD)
-    (group,) = fuse(graph)
-    target = host_target()
-    template = schedules.choose(template_context(group, target))
-    mod = lower(group.nodes, group.outputs).mod
+    group, template, mod, target, arrays = template_setting(WORKLOAD)
+    graph = workloads.graph(WORKLOAD)
 
     def apply_template(sch, replay=()):
         template.apply(sch, template_context(group, target, tuning=True, replay=replay))

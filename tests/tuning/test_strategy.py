@@ -9,11 +9,8 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
-from tvm_fusion import schedules, workloads
-from tvm_fusion.build import template_context
-from tvm_fusion.fusion import fuse
-from tvm_fusion.lower import lower
-from tvm_fusion.target import host_target
+from tests.helpers import template_setting
+from tvm_fusion import workloads
 from tvm_fusion.tuning.measure import build_kernel
 from tvm_fusion.tuning.space import random_schedule, template_space
 from tvm_fusion.tuning.strategy import UnmeasuredSearch
@@ -51,12 +48,7 @@ class MeasuredOnly(PySearchStrategy):
 
 @pytest.fixture(scope="module")
 def setting():
-    graph, arrays = workloads.load(WORKLOAD)
-    (group,) = fuse(graph)
-    target = host_target()
-    template = schedules.choose(template_context(group, target))
-    mod = lower(group.nodes, group.outputs).mod
-    return group, template, mod, target, arrays
+    return template_setting(WORKLOAD)
 
 
 def _strategy(setting, explore: bool, wanted: int = 8):
@@ -69,19 +61,19 @@ def _strategy(setting, explore: bool, wanted: int = 8):
         MeasuredOnly(measured), seen,
         (lambda s: random_schedule(group, target, template, mod, s)) if explore else None,
         seed=5)
-    ms.TuneContext(mod=mod, target=target, task_name="main", num_threads=1,
-                   space_generator=template_space(group, target, template),
-                   search_strategy=strategy)  # initializes the strategy as tune_tir does
-    strategy.pre_tuning(wanted, wanted, [], None, None)
-    return strategy, seen
+    context = ms.TuneContext(mod=mod, target=target, task_name="main", num_threads=1,
+                             space_generator=template_space(group, target, template),
+                             search_strategy=strategy).clone()  # as tune_tir runs it
+    context.search_strategy.pre_tuning(wanted, wanted, [], None, None)
+    return strategy, context, seen
 
 
 def test_a_round_the_search_left_short_is_filled_with_random_unmeasured_schedules(setting):
-    _, _, mod, target, arrays = setting
-    strategy, seen = _strategy(setting, explore=True)
-    candidates = strategy.generate_measure_candidates()
+    _, _, _, target, arrays = setting
+    strategy, context, seen = _strategy(setting, explore=True)
+    candidates = context.generate_measure_candidates()  # asked of tune_tir's clone
     keys = [record_key(c) for c in candidates]
-    assert len(candidates) == 8 == strategy.explored  # a full round, all of it drawn
+    assert len(candidates) == 8 == strategy.explored  # a full round, all of it drawn, counted
     assert len(set(keys)) == 8 and not set(keys) & seen
     assert all(any(i.kind.name == "EnterPostproc" for i in c.sch.trace.insts)
                for c in candidates), "postprocessed as MetaSchedule's search does"
@@ -94,6 +86,6 @@ def test_a_round_the_search_left_short_is_filled_with_random_unmeasured_schedule
 
 
 def test_without_the_fill_a_converged_search_ends_the_round_with_nothing(setting):
-    strategy, _ = _strategy(setting, explore=False)
-    assert strategy.generate_measure_candidates() is None  # what tune took as "exhausted"
+    strategy, context, _ = _strategy(setting, explore=False)
+    assert context.generate_measure_candidates() is None  # what tune took as "exhausted"
     assert strategy.explored == 0

@@ -34,15 +34,23 @@ class UnmeasuredSearch(PySearchStrategy):
     """A search strategy proposing only candidates not measured yet (``seen``: the keys of
     the records, shared with ``CommitRound``); ``explore(seed)``: a schedule of the template
     with random decisions (``space.random_schedule``), filling a round the search left short
-    (``None``: no fill). ``explored``: how many candidates the fill proposed."""
+    (``None``: no fill). ``explored``: how many candidates the fill proposed, counted across
+    clones (``tune_tir`` runs a clone of its context: the strategy given is not the one
+    asked)."""
 
     ATTEMPTS = 4
 
-    def __init__(self, inner, seen: set[str], explore=None, seed: int = 0) -> None:
+    def __init__(self, inner, seen: set[str], explore=None, seed: int = 0,
+                 drawn: list | None = None) -> None:
         super().__init__()
         self.inner, self.seen, self.wanted = inner, seen, 0
         self.explore, self.rng = explore, random.Random(seed)
-        self.context, self.explored = None, 0
+        self.context = None
+        self.drawn = [] if drawn is None else drawn  # shared with clones: one count
+
+    @property
+    def explored(self) -> int:
+        return len(self.drawn)
 
     def _initialize_with_tune_context(self, context) -> None:
         self.context = context
@@ -99,7 +107,7 @@ class UnmeasuredSearch(PySearchStrategy):
             if key not in self.seen and key not in keys:
                 keys.add(key)
                 found.append(candidate)
-        self.explored += len(found)
+        self.drawn.extend(record_key(c) for c in found)
         return found
 
     def notify_runner_results(self, measure_candidates, results) -> None:
@@ -107,4 +115,4 @@ class UnmeasuredSearch(PySearchStrategy):
 
     def clone(self):
         return UnmeasuredSearch(self.inner.clone(), self.seen, self.explore,
-                                self.rng.randrange(1 << 30))
+                                self.rng.randrange(1 << 30), self.drawn)
