@@ -14,7 +14,8 @@ transpose_tile 7 x vector up to 7 x ...), and the search stopped as if the space
 exhausted. The rest of such a round is now drawn at random from the template (its Python
 re-run with fresh decisions, then MetaSchedule's postprocessors, as the evolutionary search
 applies them): exploration where the search had none left. Only when ``EXPLORE_DRAWS`` random
-draws per wanted candidate find nothing new is the space taken as fully measured.
+draws per wanted candidate find nothing new is the space taken as fully measured. Most runs
+never need it (``docs/tuning-notes.md``).
 """
 
 from __future__ import annotations
