@@ -98,10 +98,10 @@ class UnmeasuredSearch(PySearchStrategy):
                 break
             try:
                 sch = self.explore(self.rng.randrange(1, 1 << 30))
+                sch.enter_postproc()
+                if not all(p.apply(sch) for p in postprocs):
+                    continue  # a postprocessor refused it, as MetaSchedule's search drops it
             except Exception:  # noqa: BLE001, S112 - an impossible combination: draw again
-                continue
-            sch.enter_postproc()
-            if not all(p.apply(sch) for p in postprocs):
                 continue
             candidate = ms.MeasureCandidate(sch, args_info)
             key = record_key(candidate)
