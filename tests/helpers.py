@@ -110,7 +110,7 @@ def onnx_model(nodes, inputs: dict, outputs: dict, inits=(), *, opset: int = 18,
 
 
 def template_setting(workload: str):
-    """``(group, template, mod, target, arrays)`` of a one-group workload on this CPU: what a
+    """``(group, template, mod, target, arrays, graph)`` of a one-group workload on this CPU: what a
     test of the tuner's pieces (mutator, strategy) searches over."""
     from tvm_fusion import schedules, workloads
     from tvm_fusion.build import template_context
@@ -122,4 +122,4 @@ def template_setting(workload: str):
     (group,) = fuse(graph)
     target = host_target()
     template = schedules.choose(template_context(group, target))
-    return group, template, lower(group.nodes, group.outputs).mod, target, arrays
+    return group, template, lower(group.nodes, group.outputs).mod, target, arrays, graph

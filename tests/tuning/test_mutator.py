@@ -17,8 +17,7 @@ WORKLOAD = "W1s"  # reduce over a non-contiguous axis: a vector tile and a paral
 
 @pytest.fixture(scope="module")
 def setting():
-    group, template, mod, target, arrays = template_setting(WORKLOAD)
-    graph = workloads.graph(WORKLOAD)
+    group, template, mod, target, arrays, graph = template_setting(WORKLOAD)
 
     def apply_template(sch, replay=()):
         template.apply(sch, template_context(group, target, tuning=True, replay=replay))

@@ -12,7 +12,7 @@ from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 from tests.helpers import template_setting
 from tvm_fusion import workloads
 from tvm_fusion.tuning.measure import build_kernel
-from tvm_fusion.tuning.space import random_schedule, template_space
+from tvm_fusion.tuning.space import template_space
 from tvm_fusion.tuning.strategy import UnmeasuredSearch
 from tvm_fusion.tuning.trials import record_key
 
@@ -52,24 +52,23 @@ def setting():
 
 
 def _strategy(setting, explore: bool, wanted: int = 8):
-    group, template, mod, target, _ = setting
+    group, template, mod, target, _, _ = setting
+    space = template_space(group, target, template)
     args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
-    measured = [ms.MeasureCandidate(random_schedule(group, target, template, mod, s), args_info)
-                for s in (1, 2, 3)]
+    drawn = ms.TuneContext(mod=mod, target=target, space_generator=space, rand_state=1)
+    measured = [ms.MeasureCandidate(drawn.space_generator.generate_design_space(mod)[0],
+                                    args_info) for _ in range(3)]
     seen = {record_key(c) for c in measured}
-    strategy = UnmeasuredSearch(
-        MeasuredOnly(measured), seen,
-        (lambda s: random_schedule(group, target, template, mod, s)) if explore else None,
-        seed=5)
+    strategy = UnmeasuredSearch(MeasuredOnly(measured), seen, explore)
     context = ms.TuneContext(mod=mod, target=target, task_name="main", num_threads=1,
                              space_generator=template_space(group, target, template),
-                             search_strategy=strategy).clone()  # as tune_tir runs it
+                             search_strategy=strategy, rand_state=5).clone()  # as tune_tir
     context.search_strategy.pre_tuning(wanted, wanted, [], None, None)
     return strategy, context, seen
 
 
 def test_a_round_the_search_left_short_is_filled_with_random_unmeasured_schedules(setting):
-    _, _, _, target, arrays = setting
+    _, _, _, target, arrays, _ = setting
     strategy, context, seen = _strategy(setting, explore=True)
     candidates = context.generate_measure_candidates()  # asked of tune_tir's clone
     keys = [record_key(c) for c in candidates]

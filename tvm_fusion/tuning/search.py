@@ -24,7 +24,6 @@ from .space import (
     cost_model,
     knob_values,
     quiet_metaschedule_console,
-    random_schedule,
     replay,
     template_space,
     warm_start,
@@ -80,9 +79,6 @@ def search(group, template, mod, default, folder, target, trials, batch, seed, b
         done = count_records(folder)
     warm = transferred[1] + (warm_start(model, database, mod, target, space)
                              if done < trials else 0)
-    def explore(draw_seed):  # a random schedule of the template (strategy.py)
-        return random_schedule(group, target, template, mod, draw_seed)
-
     stopped = "trials reached"
     measured_any = False  # a round of this run measured a candidate
     explored = 0
@@ -93,7 +89,7 @@ def search(group, template, mod, default, folder, target, trials, batch, seed, b
         n = min(batch, trials - done)
         quiet_metaschedule_console()  # every tune_tir call resets its loggers to DEBUG
         strategy = UnmeasuredSearch(ms.search_strategy.EvolutionarySearch(**SEARCH),
-                                    commit.seen, explore, seed + done)
+                                    commit.seen)
         ms.tune_tir(mod, target, str(folder / "work"), max_trials_global=n,
                     num_trials_per_iter=n, space=space, database=database,
                     cost_model=model, builder=builder, runner=runner, seed=seed + done,

@@ -72,16 +72,6 @@ def replay(group: FusionGroup, target, template, mod, decisions):
     return sch, ctx
 
 
-def random_schedule(group: FusionGroup, target, template, mod, seed: int):
-    """The template run on ``mod`` with every decision drawn at random (``seed``): the
-    exploration of ``strategy.UnmeasuredSearch``."""
-    from tvm import s_tir
-
-    sch = s_tir.Schedule(mod, seed=seed)
-    template.apply(sch, template_context(group, target, tuning=True))
-    return sch
-
-
 def knob_values(group: FusionGroup, target, template, mod, trace) -> dict[str, int]:
     """A trace's decisions by knob name (``replay``; ``ValueError`` when the template does
     not reproduce them: the caller logs the raw decisions)."""

@@ -11,16 +11,15 @@ until the round is full of candidates never measured.
 Its population can still converge: on P5 (rocketlake, seed 1) every candidate it proposed after
 62 trials was measured, in a space of thousands of points (row_tile 10 choices x
 transpose_tile 7 x vector up to 7 x ...), and the search stopped as if the space were
-exhausted. The rest of such a round is now drawn at random from the template (its Python
-re-run with fresh decisions, then MetaSchedule's postprocessors, as the evolutionary search
+exhausted. The rest of such a round is now drawn at random from the template (the round's
+design space generator, ``space.template_space``, re-runs the template's Python with fresh
+decisions from the round's seed; then MetaSchedule's postprocessors, as the evolutionary search
 applies them): exploration where the search had none left. Only when ``EXPLORE_DRAWS`` random
 draws per wanted candidate find nothing new is the space taken as fully measured. Most runs
 never need it (``docs/tuning-notes.md``).
 """
 
 from __future__ import annotations
-
-import random
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
@@ -33,21 +32,19 @@ EXPLORE_DRAWS = 16  # random template draws per candidate still wanted
 @derived_object
 class UnmeasuredSearch(PySearchStrategy):
     """A search strategy proposing only candidates not measured yet (``seen``: the keys of
-    the records, shared with ``CommitRound``); ``explore(seed)``: a schedule of the template
-    with random decisions (``space.random_schedule``), filling a round the search left short
-    (``None``: no fill). ``explored``: how many candidates the fill proposed, counted across
-    clones (``tune_tir`` runs a clone of its context: the strategy given is not the one
-    asked)."""
+    the records, shared with ``CommitRound``); ``explore``: fill a round the search left
+    short with schedules the template's design space draws at random. ``explored``: how many
+    candidates the fill proposed, counted across clones (``tune_tir`` runs a clone of its
+    context: the strategy given is not the one asked)."""
 
     ATTEMPTS = 4
 
-    def __init__(self, inner, seen: set[str], explore=None, seed: int = 0,
+    def __init__(self, inner, seen: set[str], explore: bool = True,
                  drawn: list | None = None) -> None:
         super().__init__()
-        self.inner, self.seen, self.wanted = inner, seen, 0
-        self.explore, self.rng = explore, random.Random(seed)
+        self.inner, self.seen, self.wanted, self.explore = inner, seen, 0, explore
         self.context = None
-        self.drawn = [] if drawn is None else drawn  # shared with clones: one count
+        self.drawn = [] if drawn is None else drawn  # keys drawn, shared with clones
 
     @property
     def explored(self) -> int:
@@ -88,18 +85,18 @@ class UnmeasuredSearch(PySearchStrategy):
         nor in ``keys`` (updated)."""
         from tvm.s_tir import meta_schedule as ms
 
-        if self.explore is None or self.context is None:
+        if not self.explore or self.context is None:
             return []
-        args_info = ms.arg_info.ArgInfo.from_prim_func(self.context.mod["main"])
-        postprocs = list(self.context.space_generator.postprocs or [])
+        mod, space = self.context.mod, self.context.space_generator
+        args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
         found = []
         for _ in range(EXPLORE_DRAWS * wanted):
             if len(found) == wanted:
                 break
             try:
-                sch = self.explore(self.rng.randrange(1, 1 << 30))
+                (sch,) = space.generate_design_space(mod)  # the template, decisions at random
                 sch.enter_postproc()
-                if not all(p.apply(sch) for p in postprocs):
+                if not all(p.apply(sch) for p in space.postprocs or ()):
                     continue  # a postprocessor refused it, as MetaSchedule's search drops it
             except Exception:  # noqa: BLE001, S112 - an impossible combination: draw again
                 continue
@@ -107,13 +104,12 @@ class UnmeasuredSearch(PySearchStrategy):
             key = record_key(candidate)
             if key not in self.seen and key not in keys:
                 keys.add(key)
+                self.drawn.append(key)
                 found.append(candidate)
-        self.drawn.extend(record_key(c) for c in found)
         return found
 
     def notify_runner_results(self, measure_candidates, results) -> None:
         self.inner.notify_runner_results(measure_candidates, results)
 
     def clone(self):
-        return UnmeasuredSearch(self.inner.clone(), self.seen, self.explore,
-                                self.rng.randrange(1 << 30), self.drawn)
+        return UnmeasuredSearch(self.inner.clone(), self.seen, self.explore, self.drawn)
